@@ -1,0 +1,100 @@
+package customs
+
+import "time"
+
+// Domain is an account: it owns users and projects.
+type Domain struct {
+	ID        string
+	Name      string
+	CreatedAt time.Time
+}
+
+// User is a person or a program in a domain.
+type User struct {
+	ID           string
+	DomainID     string
+	Name         string
+	PasswordHash string // never the password itself
+	// Admin users hold every permission in their domain.
+	Admin     bool
+	Enabled   bool
+	CreatedAt time.Time
+}
+
+// Project is a domain's project in one region; images and registries belong
+// to a project. A project's name is its region's name.
+type Project struct {
+	ID        string
+	DomainID  string
+	Name      string
+	Enabled   bool
+	CreatedAt time.Time
+}
+
+// ProjectFilter selects projects. Zero values do not filter.
+type ProjectFilter struct {
+	DomainID string
+	Name     string
+	ID       string
+}
+
+// Token is an issued token. Stores keep only a hash of the secret the
+// caller holds.
+type Token struct {
+	Hash      []byte // SHA-256 of the token secret
+	UserID    string
+	DomainID  string
+	ProjectID string // empty for a domain-scoped token
+	Methods   []string
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+	RevokedAt time.Time
+}
+
+// Actions a principal can be granted (spec §4.3).
+const (
+	ActionImagesList = "hss:images:list"
+	ActionImagesSet  = "hss:images:set"
+)
+
+// Principal is the authenticated caller of a request.
+type Principal struct {
+	User    *User
+	Domain  *Domain
+	Project *Project // the project the credential is scoped to; nil for a domain-scoped token
+	// ExpiresAt is when the credential stops being valid.
+	ExpiresAt time.Time
+	Region    string
+}
+
+// Can reports whether the principal may perform action in enterprise project
+// ep of its project. Until roles exist, a domain's admin may do everything.
+func (p *Principal) Can(action, ep string) bool {
+	return p != nil && p.User != nil && p.User.Admin
+}
+
+// Scope is the scope of the principal's project for the requested enterprise
+// project id ("" or "0" for the default, a specific id, or "all_granted_eps").
+// It returns EFORBIDDEN when the principal may not read it.
+func (p *Principal) Scope(action, enterpriseProjectID string) (Scope, error) {
+	if p == nil || p.Project == nil {
+		return Scope{}, Errorf(EFORBIDDEN, "Insufficient permissions: the credential is not scoped to a project.")
+	}
+	switch enterpriseProjectID {
+	case "", DefaultEnterpriseProject:
+		enterpriseProjectID = DefaultEnterpriseProject
+	case AllGrantedEnterpriseProjects:
+		if !p.Can(action, DefaultEnterpriseProject) {
+			return Scope{}, Errorf(ENOPERMISSION, "Insufficient permissions: no permission for %s.", action)
+		}
+		return Scope{ProjectID: p.Project.ID, AllEnterpriseProjects: true}, nil
+	}
+	if !p.Can(action, enterpriseProjectID) {
+		return Scope{}, Errorf(EFORBIDDEN, "Insufficient permissions: %s is not granted in enterprise project %q.", action, enterpriseProjectID)
+	}
+	return Scope{ProjectID: p.Project.ID, EnterpriseProjectIDs: []string{enterpriseProjectID}}, nil
+}
+
+// AllGrantedEnterpriseProjects is the enterprise_project_id value that asks
+// for every enterprise project the caller may read.
+const AllGrantedEnterpriseProjects = "all_granted_eps"
