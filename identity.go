@@ -98,3 +98,30 @@ func (p *Principal) Scope(action, enterpriseProjectID string) (Scope, error) {
 // AllGrantedEnterpriseProjects is the enterprise_project_id value that asks
 // for every enterprise project the caller may read.
 const AllGrantedEnterpriseProjects = "all_granted_eps"
+
+// TokenRequest asks for a token with the password method (spec §4.1). The user
+// is named by UserID, or by UserName in the domain named UserDomainName (or
+// UserDomainID). The scope is a project (by ProjectID, or ProjectName in the
+// user's domain) or a domain (ScopeDomainID or ScopeDomainName).
+type TokenRequest struct {
+	UserID         string
+	UserName       string
+	UserDomainName string
+	UserDomainID   string
+	Password       string
+
+	ProjectID       string
+	ProjectName     string
+	ScopeDomainID   string
+	ScopeDomainName string
+}
+
+// IssuedToken is a new token: Secret is what the caller sends back in
+// X-Auth-Token; it is shown once and stored only as a hash.
+type IssuedToken struct {
+	Secret    string
+	Principal *Principal
+	Methods   []string
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+}
