@@ -68,6 +68,7 @@ type FailedImage struct {
 // SyncTaskFilter selects sync tasks of a project. Zero values do not filter.
 type SyncTaskFilter struct {
 	ID      string
+	Key     string
 	Trigger string
 	State   string
 	Offset  int

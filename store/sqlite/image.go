@@ -1,0 +1,521 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+
+	"customs"
+	"customs/store/listindex"
+)
+
+// imageColumns are read for a page of the list, joined with the registry.
+const imageColumns = `i.id, i.project_id, i.enterprise_project_id, i.registry_id, i.image_type, i.namespace, i.name, i.tag,
+	i.digest, i.image_id, i.size, i.updated_at, i.latest, i.scannable, i.children,
+	i.scan_status, i.scan_failed_desc, i.scanned_at, i.vul_num, i.unsafe_setting_num, i.malicious_file_num,
+	i.domain_name, i.shared_status, coalesce(r.name, ''), coalesce(r.addr, '')`
+
+// indexColumns are what a list index holds of each row.
+const indexColumns = `i.id, i.image_type, i.enterprise_project_id,
+	CASE i.image_type WHEN 'instance_image' THEN i.registry_id ELSE '' END,
+	CASE i.image_type WHEN 'instance_image' THEN coalesce(r.name, '') ELSE '' END,
+	i.namespace, i.name, i.tag, i.size, i.updated_at, i.scanned_at, i.scan_status, i.latest,
+	i.vul_num > 0, i.unsafe_setting_num > 0, i.malicious_file_num > 0`
+
+// FindImages returns one page of the images in scope that match f, in list
+// order, and the exact number that match.
+func (db *DB) FindImages(ctx context.Context, scope customs.Scope, f customs.ImageFilter) ([]*customs.Image, int, error) {
+	if err := scope.Validate(); err != nil {
+		return nil, 0, err
+	}
+	pi := db.index(scope.ProjectID)
+	for attempt := 0; ; attempt++ {
+		var imgs []*customs.Image
+		var total int
+		var ok bool
+		err := db.view(ctx, func(tx *Tx) error {
+			seq, err := tx.imageSeq(ctx)
+			if err != nil {
+				return err
+			}
+			if err := pi.catchUp(ctx, tx, scope.ProjectID, seq); err != nil {
+				return err
+			}
+			var ids []int64
+			if ids, total, ok = pi.ix.Query(seq, scope, &f); !ok {
+				return nil // another reader moved the index past this snapshot
+			}
+			imgs, err = tx.imagesByID(ctx, ids)
+			return err
+		})
+		if err != nil {
+			return nil, 0, fmt.Errorf("find images: %w", err)
+		}
+		if ok {
+			return imgs, total, nil
+		}
+		if attempt == 10 {
+			return nil, 0, fmt.Errorf("find images: the list index could not settle on a snapshot")
+		}
+	}
+}
+
+func (tx *Tx) imageSeq(ctx context.Context) (int64, error) {
+	var seq int64
+	if err := tx.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'image_seq'`).Scan(&seq); err != nil {
+		return 0, fmt.Errorf("read change sequence: %w", err)
+	}
+	return seq, nil
+}
+
+// imagesByID reads the rows with the ids, in the order given.
+func (tx *Tx) imagesByID(ctx context.Context, ids []int64) ([]*customs.Image, error) {
+	imgs := make([]*customs.Image, 0, len(ids))
+	if len(ids) == 0 {
+		return imgs, nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT `+imageColumns+` FROM images i LEFT JOIN registries r ON r.id = i.registry_id
+		WHERE i.id IN (`+placeholders(len(ids))+`)`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	byID := make(map[int64]*customs.Image, len(ids))
+	var childDigests []string
+	for rows.Next() {
+		var img customs.Image
+		var children, regName, regAddr string
+		var updated, scanned int64
+		if err := rows.Scan(&img.ID, &img.ProjectID, &img.EnterpriseProjectID, &img.RegistryID, &img.Type, &img.Namespace, &img.Name, &img.Tag,
+			&img.Digest, &img.ImageID, &img.Size, &updated, &img.Latest, &img.Scannable, &children,
+			&img.ScanStatus, &img.ScanFailedDesc, &scanned, &img.VulNum, &img.UnsafeSettingNum, &img.MaliciousFileNum,
+			&img.DomainName, &img.SharedStatus, &regName, &regAddr); err != nil {
+			return nil, err
+		}
+		img.UpdatedAt, img.ScannedAt = customs.FromUnixMilli(updated), customs.FromUnixMilli(scanned)
+		if img.Type == customs.InstanceImage {
+			img.InstanceID, img.InstanceName, img.InstanceURL = img.RegistryID, regName, regAddr
+		}
+		if img.Children, err = decodeChildren(children); err != nil {
+			return nil, err
+		}
+		for _, c := range img.Children {
+			childDigests = append(childDigests, c.Digest)
+		}
+		byID[img.ID] = &img
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	statuses, err := tx.scanStatuses(ctx, childDigests)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		img, ok := byID[id]
+		if !ok {
+			return nil, fmt.Errorf("image %d is in the list index but not in the table", id)
+		}
+		for i, c := range img.Children {
+			if s, ok := statuses[c.Digest]; ok {
+				img.Children[i].ScanStatus = s
+			}
+		}
+		imgs = append(imgs, img)
+	}
+	return imgs, nil
+}
+
+func (tx *Tx) scanStatuses(ctx context.Context, digests []string) (map[string]customs.ScanStatus, error) {
+	out := map[string]customs.ScanStatus{}
+	for chunk := range slices.Chunk(digests, 500) {
+		args := make([]any, len(chunk))
+		for i, d := range chunk {
+			args[i] = d
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT digest, status FROM scan_summaries WHERE digest IN (`+placeholders(len(chunk))+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var d string
+			var s customs.ScanStatus
+			if err := rows.Scan(&d, &s); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[d] = s
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// FindRepositories returns the repository paths of a registry that have rows.
+func (db *DB) FindRepositories(ctx context.Context, scope customs.Scope, registryID string) ([]string, error) {
+	if err := scope.Validate(); err != nil {
+		return nil, err
+	}
+	where, args := scopeWhere(scope, "")
+	rows, err := db.read.QueryContext(ctx, `SELECT DISTINCT namespace, name FROM images WHERE registry_id = ? AND `+where+` ORDER BY namespace, name`,
+		append([]any{registryID}, args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("find repositories: %w", err)
+	}
+	defer rows.Close()
+	repos := []string{}
+	for rows.Next() {
+		var ns, name string
+		if err := rows.Scan(&ns, &name); err != nil {
+			return nil, fmt.Errorf("find repositories: %w", err)
+		}
+		repos = append(repos, customs.JoinRepository(ns, name))
+	}
+	return repos, rows.Err()
+}
+
+// FindTags returns the stored tags of one repository of a registry.
+func (db *DB) FindTags(ctx context.Context, scope customs.Scope, registryID, repository string) ([]customs.TagState, error) {
+	if err := scope.Validate(); err != nil {
+		return nil, err
+	}
+	ns, name := customs.SplitRepository(repository)
+	where, args := scopeWhere(scope, "")
+	rows, err := db.read.QueryContext(ctx, `SELECT tag, digest, updated_at FROM images WHERE registry_id = ? AND namespace = ? AND name = ? AND `+where+` ORDER BY tag`,
+		append([]any{registryID, ns, name}, args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("find tags: %w", err)
+	}
+	defer rows.Close()
+	tags := []customs.TagState{}
+	for rows.Next() {
+		var t customs.TagState
+		var updated int64
+		if err := rows.Scan(&t.Tag, &t.Digest, &updated); err != nil {
+			return nil, fmt.Errorf("find tags: %w", err)
+		}
+		t.UpdatedAt = customs.FromUnixMilli(updated)
+		tags = append(tags, t)
+	}
+	return tags, rows.Err()
+}
+
+// ApplyRepositoryUpdates writes what a synchronization found in some
+// repositories of a registry, in one transaction: new tags are inserted, tags
+// whose digest changed are updated (and take the scan summary of their new
+// digest), vanished tags are removed, and the latest-version flag of every
+// changed repository is recomputed. Nothing that is unchanged is written.
+func (db *DB) ApplyRepositoryUpdates(ctx context.Context, scope customs.Scope, registryID string, us []customs.RepositoryUpdate) (customs.SyncCounts, error) {
+	var counts customs.SyncCounts
+	if err := scope.Validate(); err != nil {
+		return counts, err
+	}
+	err := db.update(ctx, func(tx *Tx) error {
+		reg, err := db.findRegistry(ctx, tx, scope, registryID)
+		if err != nil {
+			return err
+		}
+		for _, u := range us {
+			c, err := tx.applyRepositoryUpdate(ctx, reg, u)
+			if err != nil {
+				return fmt.Errorf("repository %q: %w", customs.JoinRepository(u.Namespace, u.Name), err)
+			}
+			counts = counts.Add(c)
+		}
+		return nil
+	})
+	if err != nil {
+		return customs.SyncCounts{}, err
+	}
+	return counts, nil
+}
+
+func (tx *Tx) applyRepositoryUpdate(ctx context.Context, reg *customs.Registry, u customs.RepositoryUpdate) (customs.SyncCounts, error) {
+	var c customs.SyncCounts
+	repoWhere := `registry_id = ? AND namespace = ? AND name = ?`
+	repoArgs := []any{reg.ID, u.Namespace, u.Name}
+	if u.DeleteAll {
+		n, err := tx.deleteImages(ctx, repoWhere, repoArgs...)
+		c.Removed = n
+		return c, err
+	}
+	for _, tag := range u.Deletes {
+		n, err := tx.deleteImages(ctx, repoWhere+` AND tag = ?`, append(repoArgs, tag)...)
+		if err != nil {
+			return c, err
+		}
+		c.Removed += n
+	}
+	if len(u.Upserts) > 0 {
+		existing := map[string][2]any{} // tag → id, digest
+		rows, err := tx.QueryContext(ctx, `SELECT tag, id, digest FROM images WHERE `+repoWhere, repoArgs...)
+		if err != nil {
+			return c, err
+		}
+		for rows.Next() {
+			var tag, digest string
+			var id int64
+			if err := rows.Scan(&tag, &id, &digest); err != nil {
+				rows.Close()
+				return c, err
+			}
+			existing[tag] = [2]any{id, digest}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return c, err
+		}
+		var digests []string
+		for _, t := range u.Upserts {
+			digests = append(digests, t.Digest)
+		}
+		manifests, err := tx.findManifests(ctx, digests)
+		if err != nil {
+			return c, err
+		}
+		summaries, err := tx.scanSummaries(ctx, digests)
+		if err != nil {
+			return c, err
+		}
+		for _, t := range u.Upserts {
+			m, ok := manifests[t.Digest]
+			if !ok {
+				return c, fmt.Errorf("tag %q: manifest %s is not stored", t.Tag, t.Digest)
+			}
+			s, ok := summaries[t.Digest]
+			if !ok {
+				s = customs.ScanSummary{Status: customs.ScanUnscan}
+			}
+			seq, err := tx.nextSeq(ctx)
+			if err != nil {
+				return c, err
+			}
+			vals := []any{t.Digest, customs.ImageIDFromConfig(m.ConfigDigest), m.Size, ms(t.UpdatedAt), m.Scannable, encodeChildren(m.Children),
+				s.Status, s.FailedDesc, ms(s.ScannedAt), s.VulNum, s.UnsafeSettingNum, s.MaliciousFileNum, seq}
+			if old, ok := existing[t.Tag]; ok {
+				if old[1] == t.Digest {
+					continue
+				}
+				_, err = tx.ExecContext(ctx, `UPDATE images SET digest = ?, image_id = ?, size = ?, updated_at = ?, scannable = ?, children = ?,
+					scan_status = ?, scan_failed_desc = ?, scanned_at = ?, vul_num = ?, unsafe_setting_num = ?, malicious_file_num = ?, seq = ?
+					WHERE id = ?`, append(vals, old[0])...)
+				c.Updated++
+			} else {
+				_, err = tx.ExecContext(ctx, `INSERT INTO images (project_id, enterprise_project_id, registry_id, image_type, namespace, name, tag,
+					digest, image_id, size, updated_at, scannable, children,
+					scan_status, scan_failed_desc, scanned_at, vul_num, unsafe_setting_num, malicious_file_num, seq)
+					VALUES (`+placeholders(20)+`)`, append([]any{reg.ProjectID, reg.EnterpriseProjectID, reg.ID, reg.ImageType(), u.Namespace, u.Name, t.Tag}, vals...)...)
+				c.Added++
+			}
+			if err != nil {
+				return c, fmt.Errorf("write tag %q: %w", t.Tag, err)
+			}
+		}
+	}
+	if c != (customs.SyncCounts{}) {
+		return c, tx.recomputeLatest(ctx, repoWhere, repoArgs)
+	}
+	return c, nil
+}
+
+// recomputeLatest flags the newest tag of one repository (ties: greater id)
+// as its latest version, touching only rows whose flag changes.
+func (tx *Tx) recomputeLatest(ctx context.Context, repoWhere string, repoArgs []any) error {
+	var newest int64
+	err := tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM (SELECT id FROM images WHERE `+repoWhere+` ORDER BY updated_at DESC, id DESC LIMIT 1)`, repoArgs...).Scan(&newest)
+	if err != nil {
+		return fmt.Errorf("find latest version: %w", err)
+	}
+	seq, err := tx.nextSeq(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE images SET latest = (id = ?), seq = ? WHERE `+repoWhere+` AND latest != (id = ?)`,
+		append(append([]any{newest, seq}, repoArgs...), newest)...)
+	if err != nil {
+		return fmt.Errorf("set latest version: %w", err)
+	}
+	return nil
+}
+
+// deleteImages removes the rows matching where, leaving tombstones for the
+// list indexes, and returns how many it removed.
+func (tx *Tx) deleteImages(ctx context.Context, where string, args ...any) (int, error) {
+	seq, err := tx.nextSeq(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO image_tombstones (seq, project_id, id) SELECT ?, project_id, id FROM images WHERE `+where, append([]any{seq}, args...)...); err != nil {
+		return 0, fmt.Errorf("delete images: %w", err)
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM images WHERE `+where, args...)
+	if err != nil {
+		return 0, fmt.Errorf("delete images: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+func (tx *Tx) scanSummaries(ctx context.Context, digests []string) (map[string]customs.ScanSummary, error) {
+	out := map[string]customs.ScanSummary{}
+	for chunk := range slices.Chunk(digests, 500) {
+		args := make([]any, len(chunk))
+		for i, d := range chunk {
+			args[i] = d
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT digest, status, failed_desc, scanned_at, vul_num, unsafe_setting_num, malicious_file_num
+			FROM scan_summaries WHERE digest IN (`+placeholders(len(chunk))+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var d string
+			var s customs.ScanSummary
+			var scanned int64
+			if err := rows.Scan(&d, &s.Status, &s.FailedDesc, &scanned, &s.VulNum, &s.UnsafeSettingNum, &s.MaliciousFileNum); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			s.ScannedAt = customs.FromUnixMilli(scanned)
+			out[d] = s
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// SetScanSummaries records scan outcomes by manifest digest and copies each
+// onto every image row with that digest, in one transaction. Scans are keyed
+// by digest across projects (the same content is scanned once), so this is
+// the service's own write and takes no scope.
+func (db *DB) SetScanSummaries(ctx context.Context, summaries map[string]customs.ScanSummary) error {
+	if len(summaries) == 0 {
+		return nil
+	}
+	digests := make([]string, 0, len(summaries))
+	for d := range summaries {
+		digests = append(digests, d)
+	}
+	slices.Sort(digests)
+	return db.update(ctx, func(tx *Tx) error {
+		seq, err := tx.nextSeq(ctx)
+		if err != nil {
+			return err
+		}
+		for _, d := range digests {
+			s := summaries[d]
+			if !s.Status.Valid() {
+				return customs.Errorf(customs.EINTERNAL, "scan summary of %s has status %q", d, s.Status)
+			}
+			vals := []any{s.Status, s.FailedDesc, ms(s.ScannedAt), s.VulNum, s.UnsafeSettingNum, s.MaliciousFileNum}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO scan_summaries (digest, status, failed_desc, scanned_at, vul_num, unsafe_setting_num, malicious_file_num)
+				VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO UPDATE SET status = excluded.status, failed_desc = excluded.failed_desc,
+				scanned_at = excluded.scanned_at, vul_num = excluded.vul_num, unsafe_setting_num = excluded.unsafe_setting_num,
+				malicious_file_num = excluded.malicious_file_num`, append([]any{d}, vals...)...); err != nil {
+				return fmt.Errorf("set scan summary of %s: %w", d, err)
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE images SET scan_status = ?, scan_failed_desc = ?, scanned_at = ?, vul_num = ?,
+				unsafe_setting_num = ?, malicious_file_num = ?, seq = ? WHERE digest = ?`, append(vals, seq, d)...); err != nil {
+				return fmt.Errorf("set scan summary of %s: %w", d, err)
+			}
+		}
+		return nil
+	})
+}
+
+// projectIndex is the list index of one project and the lock that lets one
+// reader at a time bring it up to date.
+type projectIndex struct {
+	mu sync.Mutex
+	ix *listindex.Index
+}
+
+func (db *DB) index(projectID string) *projectIndex {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	pi, ok := db.indexes[projectID]
+	if !ok {
+		pi = &projectIndex{ix: listindex.New()}
+		db.indexes[projectID] = pi
+	}
+	return pi
+}
+
+// catchUp brings the index to sequence seq from the snapshot of tx: the rows
+// changed and the tombstones left since the sequence it holds, or a full load
+// when it holds nothing or the tombstones it would need were pruned.
+func (pi *projectIndex) catchUp(ctx context.Context, tx *Tx, projectID string, seq int64) error {
+	if at, loaded := pi.ix.Seq(); loaded && at >= seq {
+		return nil
+	}
+	pi.mu.Lock()
+	defer pi.mu.Unlock()
+	at, loaded := pi.ix.Seq()
+	if loaded && at >= seq {
+		return nil
+	}
+	var pruned int64
+	if err := tx.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'tombstones_pruned_seq'`).Scan(&pruned); err != nil {
+		return fmt.Errorf("catch up list index: %w", err)
+	}
+	if !loaded || at < pruned {
+		b := listindex.NewBuilder(0)
+		err := tx.indexRows(ctx, `i.project_id = ?`, []any{projectID}, func(r listindex.Row) { b.Add(r) })
+		if err != nil {
+			return fmt.Errorf("load list index: %w", err)
+		}
+		pi.ix.Replace(b, seq)
+		return nil
+	}
+	var ups []listindex.Row
+	err := tx.indexRows(ctx, `i.project_id = ? AND i.seq > ?`, []any{projectID, at}, func(r listindex.Row) { ups = append(ups, r) })
+	if err != nil {
+		return fmt.Errorf("catch up list index: %w", err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM image_tombstones WHERE project_id = ? AND seq > ?`, projectID, at)
+	if err != nil {
+		return fmt.Errorf("catch up list index: %w", err)
+	}
+	defer rows.Close()
+	var dels []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return fmt.Errorf("catch up list index: %w", err)
+		}
+		dels = append(dels, id)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("catch up list index: %w", err)
+	}
+	pi.ix.Apply(ups, dels, seq)
+	return nil
+}
+
+func (tx *Tx) indexRows(ctx context.Context, where string, args []any, fn func(listindex.Row)) error {
+	rows, err := tx.QueryContext(ctx, `SELECT `+indexColumns+` FROM images i LEFT JOIN registries r ON r.id = i.registry_id WHERE `+where, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r listindex.Row
+		if err := rows.Scan(&r.ID, &r.Type, &r.EnterpriseProjectID, &r.InstanceID, &r.InstanceName, &r.Namespace, &r.Name, &r.Tag,
+			&r.Size, &r.UpdatedAt, &r.ScannedAt, &r.ScanStatus, &r.Latest, &r.HasVul, &r.HasUnsafeSetting, &r.HasMaliciousFile); err != nil {
+			return err
+		}
+		fn(r)
+	}
+	return rows.Err()
+}

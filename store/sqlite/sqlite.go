@@ -1,0 +1,228 @@
+// Package sqlite is the embedded store: every table of Customs in one SQLite
+// database file (modernc.org/sqlite, pure Go), with embedded migrations
+// applied at Open. It is the default backend; it passes store/storetest like
+// every other.
+//
+// One connection writes (SQLite allows one writer; a pool would only queue
+// on the lock), a pool of connections reads, both in WAL mode. The image list
+// is answered from per-project in-memory indexes (store/listindex) that follow
+// the images table through its change sequence.
+package sqlite
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	sqlite3 "modernc.org/sqlite"
+	sqlite3lib "modernc.org/sqlite/lib"
+
+	"customs"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Cipher seals secrets (registry passwords) before they are written.
+type Cipher interface {
+	Seal(plaintext []byte) ([]byte, error)
+	Open(ciphertext []byte) ([]byte, error)
+}
+
+// DB is the SQLite store.
+type DB struct {
+	Path   string
+	Cipher Cipher // required
+	Now    func() time.Time
+	Logger *slog.Logger
+	// TaskStaleAfter is how long a running sync task may go without a
+	// heartbeat before it is taken as stopped (its process died).
+	TaskStaleAfter time.Duration
+	// TasksKept is how many finished sync tasks a project keeps.
+	TasksKept int
+
+	write *sql.DB // one connection
+	read  *sql.DB // a pool
+
+	mu      sync.Mutex
+	indexes map[string]*projectIndex
+}
+
+// New returns a store for the database file at path.
+func New(path string) *DB {
+	return &DB{
+		Path:           path,
+		Now:            time.Now,
+		Logger:         slog.Default().With("component", "sqlite"),
+		TaskStaleAfter: 2 * time.Minute,
+		TasksKept:      1000,
+		indexes:        map[string]*projectIndex{},
+	}
+}
+
+// Open opens the database, creating it if needed, and applies migrations.
+func (db *DB) Open(ctx context.Context) error {
+	if db.Path == "" {
+		return errors.New("open sqlite store: no path")
+	}
+	if db.Cipher == nil {
+		return errors.New("open sqlite store: no cipher for secrets")
+	}
+	pragmas := url.Values{}
+	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(NORMAL)", "mmap_size(1073741824)", "cache_size(-65536)"} {
+		pragmas.Add("_pragma", p)
+	}
+	dsn := "file:" + db.Path + "?" + pragmas.Encode()
+	var err error
+	if db.write, err = sql.Open("sqlite", dsn+"&_txlock=immediate"); err != nil {
+		return fmt.Errorf("open %s: %w", db.Path, err)
+	}
+	db.write.SetMaxOpenConns(1)
+	db.write.SetConnMaxIdleTime(0)
+	if db.read, err = sql.Open("sqlite", dsn); err != nil {
+		return fmt.Errorf("open %s: %w", db.Path, err)
+	}
+	db.read.SetMaxOpenConns(max(4, runtime.NumCPU()))
+	if err := db.migrate(ctx); err != nil {
+		db.Close()
+		return err
+	}
+	return nil
+}
+
+// Close closes the database.
+func (db *DB) Close() error {
+	var errs []error
+	for _, d := range []*sql.DB{db.read, db.write} {
+		if d != nil {
+			errs = append(errs, d.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (db *DB) migrate(ctx context.Context) error {
+	if _, err := db.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migrations/")
+		version, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("migration %s: name must start with a number", name)
+		}
+		err = db.update(ctx, func(tx *Tx) error {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil || n > 0 {
+				return err
+			}
+			body, err := migrations.ReadFile(name)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+				return err
+			}
+			_, err = tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, version, ms(tx.now))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("migration %s: %w", base, err)
+		}
+	}
+	return nil
+}
+
+// Tx is a transaction with the time fixed when it began, so every row it
+// writes carries the same instant and tests can freeze time.
+type Tx struct {
+	*sql.Tx
+	db  *DB
+	now time.Time
+	seq int64 // the change sequence of this transaction's image writes, once taken
+}
+
+// update runs fn in a write transaction and commits it if fn succeeds.
+func (db *DB) update(ctx context.Context, fn func(tx *Tx) error) error {
+	return db.run(ctx, db.write, fn)
+}
+
+// view runs fn in a read-only transaction: one consistent snapshot.
+func (db *DB) view(ctx context.Context, fn func(tx *Tx) error) error {
+	return db.run(ctx, db.read, fn)
+}
+
+func (db *DB) run(ctx context.Context, d *sql.DB, fn func(tx *Tx) error) error {
+	if d == nil {
+		return errors.New("sqlite store is not open")
+	}
+	sqlTx, err := d.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	tx := &Tx{Tx: sqlTx, db: db, now: db.Now().UTC()}
+	if err := fn(tx); err != nil {
+		sqlTx.Rollback()
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// nextSeq returns the change sequence of this transaction's image writes,
+// taking the next one on first use. SQLite's single writer commits
+// transactions in sequence order, so a reader that sees sequence N sees every
+// change up to N.
+func (tx *Tx) nextSeq(ctx context.Context) (int64, error) {
+	if tx.seq == 0 {
+		err := tx.QueryRowContext(ctx, `UPDATE meta SET value = value + 1 WHERE key = 'image_seq' RETURNING value`).Scan(&tx.seq)
+		if err != nil {
+			return 0, fmt.Errorf("next change sequence: %w", err)
+		}
+	}
+	return tx.seq, nil
+}
+
+// newID returns a random 32-hex-character id.
+func newID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// ms is t in Unix milliseconds, 0 for the zero time.
+func ms(t time.Time) int64 { return customs.UnixMilli(t) }
+
+// isUnique reports whether err is a UNIQUE or PRIMARY KEY constraint failure.
+func isUnique(err error) bool {
+	var se *sqlite3.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	return se.Code() == sqlite3lib.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3lib.SQLITE_CONSTRAINT_PRIMARYKEY
+}
+
+// placeholders returns "?, ?, ..." for n values.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}

@@ -1,0 +1,96 @@
+// Package storetest is the one conformance suite every store backend passes
+// (store/sqlite now, store/postgres later): identities, registries, manifests,
+// the image inventory with its list semantics (spec §1), scan summaries and
+// sync tasks, and the isolation of projects and enterprise projects.
+//
+// A backend's test calls Run with a function that opens its store. The suite
+// never looks inside a backend; what it checks is what the API promises.
+package storetest
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"customs"
+)
+
+// Store is everything a backend provides.
+type Store interface {
+	Bootstrap(ctx context.Context, d *customs.Domain, u *customs.User, p *customs.Project) (bool, error)
+	CreateDomain(ctx context.Context, d *customs.Domain) error
+	CreateUser(ctx context.Context, u *customs.User) error
+	CreateProject(ctx context.Context, p *customs.Project) error
+	FindDomainByID(ctx context.Context, id string) (*customs.Domain, error)
+	FindDomainByName(ctx context.Context, name string) (*customs.Domain, error)
+	FindUserByID(ctx context.Context, id string) (*customs.User, error)
+	FindUserByName(ctx context.Context, domainID, name string) (*customs.User, error)
+	FindProjects(ctx context.Context, f customs.ProjectFilter) ([]*customs.Project, error)
+	CreateToken(ctx context.Context, t *customs.Token) error
+	FindToken(ctx context.Context, hash []byte) (*customs.Token, error)
+	RevokeToken(ctx context.Context, hash []byte) error
+
+	CreateRegistry(ctx context.Context, scope customs.Scope, r *customs.Registry) error
+	FindRegistries(ctx context.Context, scope customs.Scope, f customs.RegistryFilter) ([]*customs.Registry, error)
+	UpdateRegistry(ctx context.Context, scope customs.Scope, id string, u customs.RegistryUpdate) (*customs.Registry, error)
+	DeleteRegistry(ctx context.Context, scope customs.Scope, id string) error
+	SetRegistrySyncResult(ctx context.Context, scope customs.Scope, id string, r customs.RegistrySyncResult) error
+
+	PutManifests(ctx context.Context, ms []*customs.Manifest) error
+	FindManifests(ctx context.Context, digests []string) (map[string]*customs.Manifest, error)
+
+	FindImages(ctx context.Context, scope customs.Scope, f customs.ImageFilter) ([]*customs.Image, int, error)
+	FindRepositories(ctx context.Context, scope customs.Scope, registryID string) ([]string, error)
+	FindTags(ctx context.Context, scope customs.Scope, registryID, repository string) ([]customs.TagState, error)
+	ApplyRepositoryUpdates(ctx context.Context, scope customs.Scope, registryID string, us []customs.RepositoryUpdate) (customs.SyncCounts, error)
+	SetScanSummaries(ctx context.Context, summaries map[string]customs.ScanSummary) error
+
+	CreateSyncTask(ctx context.Context, scope customs.Scope, t *customs.SyncTask) error
+	UpdateSyncTask(ctx context.Context, scope customs.Scope, t *customs.SyncTask) error
+	FindSyncTasks(ctx context.Context, scope customs.Scope, f customs.SyncTaskFilter) ([]*customs.SyncTask, int, error)
+}
+
+// Opener opens a store on the database called name, creating it if needed,
+// with now as its clock. Opening the same name again gives another handle on
+// the same database (as a second process would have); each handle is closed
+// when the test ends.
+type Opener func(t *testing.T, name string, now func() time.Time) Store
+
+// Run runs the whole suite.
+func Run(t *testing.T, open Opener) {
+	t.Run("Identity", func(t *testing.T) { testIdentity(t, open) })
+	t.Run("Tokens", func(t *testing.T) { testTokens(t, open) })
+	t.Run("Registries", func(t *testing.T) { testRegistries(t, open) })
+	t.Run("Manifests", func(t *testing.T) { testManifests(t, open) })
+	t.Run("RepositoryUpdates", func(t *testing.T) { testRepositoryUpdates(t, open) })
+	t.Run("LatestVersion", func(t *testing.T) { testLatestVersion(t, open) })
+	t.Run("ScanSummaries", func(t *testing.T) { testScanSummaries(t, open) })
+	t.Run("ListMatchesReference", func(t *testing.T) { testListMatchesReference(t, open) })
+	t.Run("ListRecordFields", func(t *testing.T) { testListRecordFields(t, open) })
+	t.Run("Isolation", func(t *testing.T) { testIsolation(t, open) })
+	t.Run("SecondHandle", func(t *testing.T) { testSecondHandle(t, open) })
+	t.Run("SnapshotConsistency", func(t *testing.T) { testSnapshotConsistency(t, open) })
+	t.Run("SyncTasks", func(t *testing.T) { testSyncTasks(t, open) })
+	t.Run("ScopeRequired", func(t *testing.T) { testScopeRequired(t, open) })
+}
+
+// clock is a settable clock for a test.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)} }
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
