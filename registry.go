@@ -1,7 +1,10 @@
 package customs
 
 import (
+	"net/netip"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -90,4 +93,115 @@ type RegistrySyncResult struct {
 	FailReason string
 	ImagesNum  int
 	SyncedAt   time.Time
+}
+
+// Validate checks a registry's fields as the API names them (registry_name,
+// registry_type, protocol, registry_addr, registry_username,
+// registry_password, namespace) and returns an EINVALID error naming the
+// first that is wrong, what was given and what is allowed.
+func (r *Registry) Validate() error {
+	switch {
+	case r.Name == "" || len(r.Name) > 128:
+		return Errorf(EINVALID, "Invalid parameter registry_name: %q; allowed: 1 to 128 characters.", r.Name)
+	case !r.Type.Valid():
+		return Errorf(EINVALID, "Invalid parameter registry_type: %q; allowed: SwrPrivate, SwrEnterprise, Harbor, Jfrog, Other.", r.Type)
+	case r.Protocol != "http" && r.Protocol != "https":
+		return Errorf(EINVALID, "Invalid parameter protocol: %q; allowed: http, https.", r.Protocol)
+	case !validHostPort(r.Addr):
+		return Errorf(EINVALID, "Invalid parameter registry_addr: %q; allowed: host[:port] (a host name or IP address, an optional port from 1 to 65535, no scheme or path), up to 256 characters.", r.Addr)
+	case len(r.Username) > 128:
+		return Errorf(EINVALID, "Invalid parameter registry_username: %d characters; allowed: up to 128.", len(r.Username))
+	case len(r.Password) > 128:
+		return Errorf(EINVALID, "Invalid parameter registry_password: %d characters; allowed: up to 128.", len(r.Password))
+	case r.Namespace != "" && !validPathComponent(r.Namespace):
+		return Errorf(EINVALID, "Invalid parameter namespace: %q; allowed: up to 128 lower-case letters, digits and separators (. _ __ -) as in a repository path, starting and ending with a letter or digit.", r.Namespace)
+	}
+	return nil
+}
+
+// validHostPort reports whether s is host[:port]: a DNS name, an IPv4
+// address or a bracketed IPv6 address, and an optional port 1-65535.
+func validHostPort(s string) bool {
+	if s == "" || len(s) > 256 {
+		return false
+	}
+	host, port := s, ""
+	if strings.HasPrefix(s, "[") {
+		end := strings.IndexByte(s, ']')
+		if end < 0 {
+			return false
+		}
+		host, port = s[1:end], strings.TrimPrefix(s[end+1:], ":")
+		if s[end+1:] != "" && !strings.HasPrefix(s[end+1:], ":") {
+			return false
+		}
+		if _, err := netip.ParseAddr(host); err != nil || !strings.Contains(host, ":") {
+			return false
+		}
+	} else if i := strings.LastIndexByte(s, ':'); i >= 0 {
+		host, port = s[:i], s[i+1:]
+		if port == "" || strings.Contains(host, ":") { // IPv6 needs brackets
+			return false
+		}
+	}
+	if port != "" {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 || strings.HasPrefix(port, "+") {
+			return false
+		}
+	}
+	if strings.HasPrefix(s, "[") {
+		return true
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return true
+	}
+	for _, label := range strings.Split(host, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, c := range label {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// validPathComponent reports whether s is one component of a repository path
+// in the distribution reference grammar, at most 128 characters.
+func validPathComponent(s string) bool {
+	if len(s) > 128 {
+		return false
+	}
+	alnum := func(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
+	for i := 0; i < len(s); {
+		if !alnum(s[i]) {
+			return false
+		}
+		for i < len(s) && alnum(s[i]) {
+			i++
+		}
+		if i == len(s) {
+			return true
+		}
+		// A separator: "." or "_" or "__" or one or more "-".
+		switch {
+		case strings.HasPrefix(s[i:], "__"):
+			i += 2
+		case s[i] == '.' || s[i] == '_':
+			i++
+		case s[i] == '-':
+			for i < len(s) && s[i] == '-' {
+				i++
+			}
+		default:
+			return false
+		}
+		if i == len(s) {
+			return false
+		}
+	}
+	return s != ""
 }
