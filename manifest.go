@@ -34,6 +34,17 @@ type Manifest struct {
 	// artifacts; an index is scannable when any child is.
 	Scannable bool
 	Children  []ChildImage // index only, in index order
+	// Blobs are the blobs an image or artifact manifest references: its
+	// config first, then its layers, as listed. Empty for an index or a
+	// schema-1 manifest.
+	Blobs []Blob
+}
+
+// Blob is a blob a manifest references.
+type Blob struct {
+	Digest    string
+	MediaType string
+	Size      int64
 }
 
 // ImageIDFromConfig is the image_id of a config digest: its hex, without the algorithm.

@@ -105,16 +105,25 @@ func (r *Registry) Validate() error {
 		return Errorf(EINVALID, "Invalid parameter registry_name: %q; allowed: 1 to 128 characters.", r.Name)
 	case !r.Type.Valid():
 		return Errorf(EINVALID, "Invalid parameter registry_type: %q; allowed: SwrPrivate, SwrEnterprise, Harbor, Jfrog, Other.", r.Type)
-	case r.Protocol != "http" && r.Protocol != "https":
-		return Errorf(EINVALID, "Invalid parameter protocol: %q; allowed: http, https.", r.Protocol)
-	case !validHostPort(r.Addr):
-		return Errorf(EINVALID, "Invalid parameter registry_addr: %q; allowed: host[:port] (a host name or IP address, an optional port from 1 to 65535, no scheme or path), up to 256 characters.", r.Addr)
-	case len(r.Username) > 128:
-		return Errorf(EINVALID, "Invalid parameter registry_username: %d characters; allowed: up to 128.", len(r.Username))
-	case len(r.Password) > 128:
-		return Errorf(EINVALID, "Invalid parameter registry_password: %d characters; allowed: up to 128.", len(r.Password))
-	case r.Namespace != "" && !validPathComponent(r.Namespace):
-		return Errorf(EINVALID, "Invalid parameter namespace: %q; allowed: up to 128 lower-case letters, digits and separators (. _ __ -) as in a repository path, starting and ending with a letter or digit.", r.Namespace)
+	}
+	return RegistryUpdate{Protocol: &r.Protocol, Addr: &r.Addr, Username: &r.Username, Password: &r.Password, Namespace: &r.Namespace}.Validate()
+}
+
+// Validate checks the fields an update sets, as Registry.Validate does. An
+// empty Namespace removes the registry's namespace limit.
+func (u RegistryUpdate) Validate() error {
+	switch {
+	case u.Protocol != nil && *u.Protocol != "http" && *u.Protocol != "https":
+		return Errorf(EINVALID, "Invalid parameter protocol: %q; allowed: http, https.", *u.Protocol)
+	case u.Addr != nil && !validHostPort(*u.Addr):
+		return Errorf(EINVALID, "Invalid parameter registry_addr: %q; allowed: host[:port] (a host name, an IPv4 address or a bracketed IPv6 address, an optional port from 1 to 65535, no scheme or path), up to 256 characters.", *u.Addr)
+	case u.Username != nil && len(*u.Username) > 128:
+		return Errorf(EINVALID, "Invalid parameter registry_username: %d characters; allowed: up to 128.", len(*u.Username))
+	case u.Password != nil && len(*u.Password) > 128:
+		// Never repeat a password, even a wrong one.
+		return Errorf(EINVALID, "Invalid parameter registry_password: %d characters; allowed: up to 128.", len(*u.Password))
+	case u.Namespace != nil && *u.Namespace != "" && !validPathComponent(*u.Namespace):
+		return Errorf(EINVALID, "Invalid parameter namespace: %q; allowed: up to 128 lower-case letters and digits, separated by one '.', one or two '_', or '-'s, as one component of a repository path.", *u.Namespace)
 	}
 	return nil
 }

@@ -16,6 +16,10 @@ const (
 	TaskStopped  = "stopped"  // interrupted (the process running it stopped)
 )
 
+// SyncKeyAll is the SyncTask.Key of a synchronization of every registry of
+// a project.
+const SyncKeyAll = "all"
+
 // SyncRequest asks for a synchronization of some of a project's registries.
 type SyncRequest struct {
 	Trigger string

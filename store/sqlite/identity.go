@@ -15,7 +15,7 @@ import (
 func (db *DB) Bootstrap(ctx context.Context, d *customs.Domain, u *customs.User, p *customs.Project) (created bool, err error) {
 	err = db.update(ctx, func(tx *Tx) error {
 		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM domains`).Scan(&n); err != nil || n > 0 {
+		if err := tx.queryRow(ctx, `SELECT count(*) FROM domains`).Scan(&n); err != nil || n > 0 {
 			return err
 		}
 		for _, x := range []*string{&d.ID, &u.ID, &p.ID} {
@@ -25,14 +25,14 @@ func (db *DB) Bootstrap(ctx context.Context, d *customs.Domain, u *customs.User,
 		}
 		d.CreatedAt, u.CreatedAt, p.CreatedAt = tx.now, tx.now, tx.now
 		u.DomainID, p.DomainID = d.ID, d.ID
-		if _, err := tx.ExecContext(ctx, `INSERT INTO domains (id, name, created_at) VALUES (?, ?, ?)`, d.ID, d.Name, ms(tx.now)); err != nil {
+		if _, err := tx.exec(ctx, `INSERT INTO domains (id, name, created_at) VALUES (?, ?, ?)`, d.ID, d.Name, ms(tx.now)); err != nil {
 			return fmt.Errorf("insert domain: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO users (id, domain_id, name, password_hash, admin, enabled, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		if _, err := tx.exec(ctx, `INSERT INTO users (id, domain_id, name, password_hash, admin, enabled, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			u.ID, u.DomainID, u.Name, u.PasswordHash, u.Admin, u.Enabled, ms(tx.now)); err != nil {
 			return fmt.Errorf("insert user: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO projects (id, domain_id, name, enabled, created_at) VALUES (?, ?, ?, ?, ?)`,
+		if _, err := tx.exec(ctx, `INSERT INTO projects (id, domain_id, name, enabled, created_at) VALUES (?, ?, ?, ?, ?)`,
 			p.ID, p.DomainID, p.Name, p.Enabled, ms(tx.now)); err != nil {
 			return fmt.Errorf("insert project: %w", err)
 		}
@@ -55,7 +55,7 @@ func (db *DB) FindDomainByName(ctx context.Context, name string) (*customs.Domai
 func (db *DB) findDomain(ctx context.Context, col, v string) (*customs.Domain, error) {
 	var d customs.Domain
 	var created int64
-	err := db.read.QueryRowContext(ctx, `SELECT id, name, created_at FROM domains WHERE `+col+` = ?`, v).Scan(&d.ID, &d.Name, &created)
+	err := db.queryRow(ctx, `SELECT id, name, created_at FROM domains WHERE `+col+` = ?`, v).Scan(&d.ID, &d.Name, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, customs.Errorf(customs.ENOTFOUND, "Domain not found.")
 	} else if err != nil {
@@ -78,7 +78,7 @@ func (db *DB) FindUserByName(ctx context.Context, domainID, name string) (*custo
 func (db *DB) findUser(ctx context.Context, where string, args ...any) (*customs.User, error) {
 	var u customs.User
 	var created int64
-	err := db.read.QueryRowContext(ctx, `SELECT id, domain_id, name, password_hash, admin, enabled, created_at FROM users WHERE `+where, args...).
+	err := db.queryRow(ctx, `SELECT id, domain_id, name, password_hash, admin, enabled, created_at FROM users WHERE `+where, args...).
 		Scan(&u.ID, &u.DomainID, &u.Name, &u.PasswordHash, &u.Admin, &u.Enabled, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, customs.Errorf(customs.ENOTFOUND, "User not found.")
@@ -103,7 +103,7 @@ func (db *DB) FindProjects(ctx context.Context, f customs.ProjectFilter) ([]*cus
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, " AND ")
 	}
-	rows, err := db.read.QueryContext(ctx, q+` ORDER BY name, id`, args...)
+	rows, err := db.query(ctx, q+` ORDER BY name, id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("find projects: %w", err)
 	}
@@ -127,13 +127,13 @@ func (db *DB) CreateToken(ctx context.Context, t *customs.Token) error {
 		return customs.Errorf(customs.EINTERNAL, "token without a hash")
 	}
 	return db.update(ctx, func(tx *Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO tokens (hash, user_id, domain_id, project_id, methods, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.exec(ctx, `INSERT INTO tokens (hash, user_id, domain_id, project_id, methods, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			t.Hash, t.UserID, t.DomainID, t.ProjectID, strings.Join(t.Methods, ","), ms(t.IssuedAt), ms(t.ExpiresAt))
 		if err != nil {
 			return fmt.Errorf("insert token: %w", err)
 		}
 		// Expired tokens are useless; drop them as new ones come.
-		_, err = tx.ExecContext(ctx, `DELETE FROM tokens WHERE expires_at < ?`, ms(tx.now))
+		_, err = tx.exec(ctx, `DELETE FROM tokens WHERE expires_at < ?`, ms(tx.now))
 		return err
 	})
 }
@@ -143,7 +143,7 @@ func (db *DB) FindToken(ctx context.Context, hash []byte) (*customs.Token, error
 	t := customs.Token{Hash: hash}
 	var methods string
 	var issued, expires, revoked int64
-	err := db.read.QueryRowContext(ctx, `SELECT user_id, domain_id, project_id, methods, issued_at, expires_at, revoked_at FROM tokens WHERE hash = ?`, hash).
+	err := db.queryRow(ctx, `SELECT user_id, domain_id, project_id, methods, issued_at, expires_at, revoked_at FROM tokens WHERE hash = ?`, hash).
 		Scan(&t.UserID, &t.DomainID, &t.ProjectID, &methods, &issued, &expires, &revoked)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, customs.Errorf(customs.ENOTFOUND, "Token not found.")
@@ -160,7 +160,7 @@ func (db *DB) FindToken(ctx context.Context, hash []byte) (*customs.Token, error
 // RevokeToken marks the token revoked (again is fine); ENOTFOUND if there is none.
 func (db *DB) RevokeToken(ctx context.Context, hash []byte) error {
 	return db.update(ctx, func(tx *Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked_at = CASE revoked_at WHEN 0 THEN ? ELSE revoked_at END WHERE hash = ?`, ms(tx.now), hash)
+		res, err := tx.exec(ctx, `UPDATE tokens SET revoked_at = CASE revoked_at WHEN 0 THEN ? ELSE revoked_at END WHERE hash = ?`, ms(tx.now), hash)
 		if err != nil {
 			return fmt.Errorf("revoke token: %w", err)
 		}
@@ -178,7 +178,7 @@ func (db *DB) CreateDomain(ctx context.Context, d *customs.Domain) error {
 			d.ID = newID()
 		}
 		d.CreatedAt = tx.now
-		_, err := tx.ExecContext(ctx, `INSERT INTO domains (id, name, created_at) VALUES (?, ?, ?)`, d.ID, d.Name, ms(tx.now))
+		_, err := tx.exec(ctx, `INSERT INTO domains (id, name, created_at) VALUES (?, ?, ?)`, d.ID, d.Name, ms(tx.now))
 		if isUnique(err) {
 			return customs.Errorf(customs.ECONFLICT, "A domain named %q already exists.", d.Name)
 		} else if err != nil {
@@ -196,7 +196,7 @@ func (db *DB) CreateUser(ctx context.Context, u *customs.User) error {
 			u.ID = newID()
 		}
 		u.CreatedAt = tx.now
-		_, err := tx.ExecContext(ctx, `INSERT INTO users (id, domain_id, name, password_hash, admin, enabled, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.exec(ctx, `INSERT INTO users (id, domain_id, name, password_hash, admin, enabled, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			u.ID, u.DomainID, u.Name, u.PasswordHash, u.Admin, u.Enabled, ms(tx.now))
 		if isUnique(err) {
 			return customs.Errorf(customs.ECONFLICT, "A user named %q already exists in the domain.", u.Name)
@@ -215,7 +215,7 @@ func (db *DB) CreateProject(ctx context.Context, p *customs.Project) error {
 			p.ID = newID()
 		}
 		p.CreatedAt = tx.now
-		_, err := tx.ExecContext(ctx, `INSERT INTO projects (id, domain_id, name, enabled, created_at) VALUES (?, ?, ?, ?, ?)`,
+		_, err := tx.exec(ctx, `INSERT INTO projects (id, domain_id, name, enabled, created_at) VALUES (?, ?, ?, ?, ?)`,
 			p.ID, p.DomainID, p.Name, p.Enabled, ms(tx.now))
 		if isUnique(err) {
 			return customs.Errorf(customs.ECONFLICT, "A project named %q already exists in the domain.", p.Name)

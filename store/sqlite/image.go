@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"customs"
@@ -63,7 +64,7 @@ func (db *DB) FindImages(ctx context.Context, scope customs.Scope, f customs.Ima
 
 func (tx *Tx) imageSeq(ctx context.Context) (int64, error) {
 	var seq int64
-	if err := tx.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'image_seq'`).Scan(&seq); err != nil {
+	if err := tx.queryRow(ctx, `SELECT value FROM meta WHERE key = 'image_seq'`).Scan(&seq); err != nil {
 		return 0, fmt.Errorf("read change sequence: %w", err)
 	}
 	return seq, nil
@@ -79,7 +80,7 @@ func (tx *Tx) imagesByID(ctx context.Context, ids []int64) ([]*customs.Image, er
 	for i, id := range ids {
 		args[i] = id
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT `+imageColumns+` FROM images i LEFT JOIN registries r ON r.id = i.registry_id
+	rows, err := tx.query(ctx, `SELECT `+imageColumns+` FROM images i LEFT JOIN registries r ON r.id = i.registry_id
 		WHERE i.id IN (`+placeholders(len(ids))+`)`, args...)
 	if err != nil {
 		return nil, err
@@ -138,7 +139,7 @@ func (tx *Tx) scanStatuses(ctx context.Context, digests []string) (map[string]cu
 		for i, d := range chunk {
 			args[i] = d
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT digest, status FROM scan_summaries WHERE digest IN (`+placeholders(len(chunk))+`)`, args...)
+		rows, err := tx.query(ctx, `SELECT digest, status FROM scan_summaries WHERE digest IN (`+placeholders(len(chunk))+`)`, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -165,7 +166,7 @@ func (db *DB) FindRepositories(ctx context.Context, scope customs.Scope, registr
 		return nil, err
 	}
 	where, args := scopeWhere(scope, "")
-	rows, err := db.read.QueryContext(ctx, `SELECT DISTINCT namespace, name FROM images WHERE registry_id = ? AND `+where+` ORDER BY namespace, name`,
+	rows, err := db.query(ctx, `SELECT DISTINCT namespace, name FROM images WHERE registry_id = ? AND `+where+` ORDER BY namespace, name`,
 		append([]any{registryID}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("find repositories: %w", err)
@@ -189,7 +190,7 @@ func (db *DB) FindTags(ctx context.Context, scope customs.Scope, registryID, rep
 	}
 	ns, name := customs.SplitRepository(repository)
 	where, args := scopeWhere(scope, "")
-	rows, err := db.read.QueryContext(ctx, `SELECT tag, digest, updated_at FROM images WHERE registry_id = ? AND namespace = ? AND name = ? AND `+where+` ORDER BY tag`,
+	rows, err := db.query(ctx, `SELECT tag, digest, updated_at FROM images WHERE registry_id = ? AND namespace = ? AND name = ? AND `+where+` ORDER BY tag`,
 		append([]any{registryID, ns, name}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("find tags: %w", err)
@@ -256,7 +257,7 @@ func (tx *Tx) applyRepositoryUpdate(ctx context.Context, reg *customs.Registry, 
 	}
 	if len(u.Upserts) > 0 {
 		existing := map[string][2]any{} // tag → id, digest
-		rows, err := tx.QueryContext(ctx, `SELECT tag, id, digest FROM images WHERE `+repoWhere, repoArgs...)
+		rows, err := tx.query(ctx, `SELECT tag, id, digest FROM images WHERE `+repoWhere, repoArgs...)
 		if err != nil {
 			return c, err
 		}
@@ -277,7 +278,7 @@ func (tx *Tx) applyRepositoryUpdate(ctx context.Context, reg *customs.Registry, 
 		for _, t := range u.Upserts {
 			digests = append(digests, t.Digest)
 		}
-		manifests, err := tx.findManifests(ctx, digests)
+		manifests, err := tx.rowManifests(ctx, digests)
 		if err != nil {
 			return c, err
 		}
@@ -285,6 +286,7 @@ func (tx *Tx) applyRepositoryUpdate(ctx context.Context, reg *customs.Registry, 
 		if err != nil {
 			return c, err
 		}
+		var inserts [][]any
 		for _, t := range u.Upserts {
 			m, ok := manifests[t.Digest]
 			if !ok {
@@ -298,26 +300,26 @@ func (tx *Tx) applyRepositoryUpdate(ctx context.Context, reg *customs.Registry, 
 			if err != nil {
 				return c, err
 			}
-			vals := []any{t.Digest, customs.ImageIDFromConfig(m.ConfigDigest), m.Size, ms(t.UpdatedAt), m.Scannable, encodeChildren(m.Children),
+			vals := []any{t.Digest, customs.ImageIDFromConfig(m.configDigest), m.size, ms(t.UpdatedAt), m.scannable, m.children,
 				s.Status, s.FailedDesc, ms(s.ScannedAt), s.VulNum, s.UnsafeSettingNum, s.MaliciousFileNum, seq}
 			if old, ok := existing[t.Tag]; ok {
 				if old[1] == t.Digest {
 					continue
 				}
-				_, err = tx.ExecContext(ctx, `UPDATE images SET digest = ?, image_id = ?, size = ?, updated_at = ?, scannable = ?, children = ?,
+				_, err = tx.exec(ctx, `UPDATE images SET digest = ?, image_id = ?, size = ?, updated_at = ?, scannable = ?, children = ?,
 					scan_status = ?, scan_failed_desc = ?, scanned_at = ?, vul_num = ?, unsafe_setting_num = ?, malicious_file_num = ?, seq = ?
 					WHERE id = ?`, append(vals, old[0])...)
 				c.Updated++
 			} else {
-				_, err = tx.ExecContext(ctx, `INSERT INTO images (project_id, enterprise_project_id, registry_id, image_type, namespace, name, tag,
-					digest, image_id, size, updated_at, scannable, children,
-					scan_status, scan_failed_desc, scanned_at, vul_num, unsafe_setting_num, malicious_file_num, seq)
-					VALUES (`+placeholders(20)+`)`, append([]any{reg.ProjectID, reg.EnterpriseProjectID, reg.ID, reg.ImageType(), u.Namespace, u.Name, t.Tag}, vals...)...)
+				inserts = append(inserts, append([]any{reg.ProjectID, reg.EnterpriseProjectID, reg.ID, reg.ImageType(), u.Namespace, u.Name, t.Tag}, vals...))
 				c.Added++
 			}
 			if err != nil {
 				return c, fmt.Errorf("write tag %q: %w", t.Tag, err)
 			}
+		}
+		if err := tx.insertImages(ctx, inserts); err != nil {
+			return c, err
 		}
 	}
 	if c != (customs.SyncCounts{}) {
@@ -326,11 +328,68 @@ func (tx *Tx) applyRepositoryUpdate(ctx context.Context, reg *customs.Registry, 
 	return c, nil
 }
 
+// rowManifest is what an image row copies from its manifest.
+type rowManifest struct {
+	configDigest string
+	size         int64
+	scannable    bool
+	children     string // as stored: the image row keeps the same JSON
+}
+
+// rowManifests reads what image rows copy from the manifests among digests.
+func (tx *Tx) rowManifests(ctx context.Context, digests []string) (map[string]rowManifest, error) {
+	out := map[string]rowManifest{}
+	for chunk := range slices.Chunk(digests, 500) {
+		args := make([]any, len(chunk))
+		for i, d := range chunk {
+			args[i] = d
+		}
+		rows, err := tx.query(ctx, `SELECT digest, config_digest, size, scannable, children FROM manifests WHERE digest IN (`+placeholders(len(chunk))+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var d string
+			var m rowManifest
+			if err := rows.Scan(&d, &m.configDigest, &m.size, &m.scannable, &m.children); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[d] = m
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// insertImages inserts rows of the 20 values below, several per statement:
+// a statement costs more than a row.
+func (tx *Tx) insertImages(ctx context.Context, rows [][]any) error {
+	const perStatement = 40
+	for chunk := range slices.Chunk(rows, perStatement) {
+		values := strings.TrimSuffix(strings.Repeat("("+placeholders(20)+"), ", len(chunk)), ", ")
+		var args []any
+		for _, r := range chunk {
+			args = append(args, r...)
+		}
+		_, err := tx.exec(ctx, `INSERT INTO images (project_id, enterprise_project_id, registry_id, image_type, namespace, name, tag,
+			digest, image_id, size, updated_at, scannable, children,
+			scan_status, scan_failed_desc, scanned_at, vul_num, unsafe_setting_num, malicious_file_num, seq) VALUES `+values, args...)
+		if err != nil {
+			return fmt.Errorf("insert images: %w", err)
+		}
+	}
+	return nil
+}
+
 // recomputeLatest flags the newest tag of one repository (ties: greater id)
 // as its latest version, touching only rows whose flag changes.
 func (tx *Tx) recomputeLatest(ctx context.Context, repoWhere string, repoArgs []any) error {
 	var newest int64
-	err := tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM (SELECT id FROM images WHERE `+repoWhere+` ORDER BY updated_at DESC, id DESC LIMIT 1)`, repoArgs...).Scan(&newest)
+	err := tx.queryRow(ctx, `SELECT coalesce(max(id), 0) FROM (SELECT id FROM images WHERE `+repoWhere+` ORDER BY updated_at DESC, id DESC LIMIT 1)`, repoArgs...).Scan(&newest)
 	if err != nil {
 		return fmt.Errorf("find latest version: %w", err)
 	}
@@ -338,7 +397,7 @@ func (tx *Tx) recomputeLatest(ctx context.Context, repoWhere string, repoArgs []
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE images SET latest = (id = ?), seq = ? WHERE `+repoWhere+` AND latest != (id = ?)`,
+	_, err = tx.exec(ctx, `UPDATE images SET latest = (id = ?), seq = ? WHERE `+repoWhere+` AND latest != (id = ?)`,
 		append(append([]any{newest, seq}, repoArgs...), newest)...)
 	if err != nil {
 		return fmt.Errorf("set latest version: %w", err)
@@ -353,10 +412,10 @@ func (tx *Tx) deleteImages(ctx context.Context, where string, args ...any) (int,
 	if err != nil {
 		return 0, err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO image_tombstones (seq, project_id, id) SELECT ?, project_id, id FROM images WHERE `+where, append([]any{seq}, args...)...); err != nil {
+	if _, err := tx.exec(ctx, `INSERT INTO image_tombstones (seq, project_id, id) SELECT ?, project_id, id FROM images WHERE `+where, append([]any{seq}, args...)...); err != nil {
 		return 0, fmt.Errorf("delete images: %w", err)
 	}
-	res, err := tx.ExecContext(ctx, `DELETE FROM images WHERE `+where, args...)
+	res, err := tx.exec(ctx, `DELETE FROM images WHERE `+where, args...)
 	if err != nil {
 		return 0, fmt.Errorf("delete images: %w", err)
 	}
@@ -371,7 +430,7 @@ func (tx *Tx) scanSummaries(ctx context.Context, digests []string) (map[string]c
 		for i, d := range chunk {
 			args[i] = d
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT digest, status, failed_desc, scanned_at, vul_num, unsafe_setting_num, malicious_file_num
+		rows, err := tx.query(ctx, `SELECT digest, status, failed_desc, scanned_at, vul_num, unsafe_setting_num, malicious_file_num
 			FROM scan_summaries WHERE digest IN (`+placeholders(len(chunk))+`)`, args...)
 		if err != nil {
 			return nil, err
@@ -419,13 +478,13 @@ func (db *DB) SetScanSummaries(ctx context.Context, summaries map[string]customs
 				return customs.Errorf(customs.EINTERNAL, "scan summary of %s has status %q", d, s.Status)
 			}
 			vals := []any{s.Status, s.FailedDesc, ms(s.ScannedAt), s.VulNum, s.UnsafeSettingNum, s.MaliciousFileNum}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO scan_summaries (digest, status, failed_desc, scanned_at, vul_num, unsafe_setting_num, malicious_file_num)
+			if _, err := tx.exec(ctx, `INSERT INTO scan_summaries (digest, status, failed_desc, scanned_at, vul_num, unsafe_setting_num, malicious_file_num)
 				VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO UPDATE SET status = excluded.status, failed_desc = excluded.failed_desc,
 				scanned_at = excluded.scanned_at, vul_num = excluded.vul_num, unsafe_setting_num = excluded.unsafe_setting_num,
 				malicious_file_num = excluded.malicious_file_num`, append([]any{d}, vals...)...); err != nil {
 				return fmt.Errorf("set scan summary of %s: %w", d, err)
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE images SET scan_status = ?, scan_failed_desc = ?, scanned_at = ?, vul_num = ?,
+			if _, err := tx.exec(ctx, `UPDATE images SET scan_status = ?, scan_failed_desc = ?, scanned_at = ?, vul_num = ?,
 				unsafe_setting_num = ?, malicious_file_num = ?, seq = ? WHERE digest = ?`, append(vals, seq, d)...); err != nil {
 				return fmt.Errorf("set scan summary of %s: %w", d, err)
 			}
@@ -466,7 +525,7 @@ func (pi *projectIndex) catchUp(ctx context.Context, tx *Tx, projectID string, s
 		return nil
 	}
 	var pruned int64
-	if err := tx.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'tombstones_pruned_seq'`).Scan(&pruned); err != nil {
+	if err := tx.queryRow(ctx, `SELECT value FROM meta WHERE key = 'tombstones_pruned_seq'`).Scan(&pruned); err != nil {
 		return fmt.Errorf("catch up list index: %w", err)
 	}
 	if !loaded || at < pruned {
@@ -483,7 +542,7 @@ func (pi *projectIndex) catchUp(ctx context.Context, tx *Tx, projectID string, s
 	if err != nil {
 		return fmt.Errorf("catch up list index: %w", err)
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT id FROM image_tombstones WHERE project_id = ? AND seq > ?`, projectID, at)
+	rows, err := tx.query(ctx, `SELECT id FROM image_tombstones WHERE project_id = ? AND seq > ?`, projectID, at)
 	if err != nil {
 		return fmt.Errorf("catch up list index: %w", err)
 	}
@@ -504,7 +563,7 @@ func (pi *projectIndex) catchUp(ctx context.Context, tx *Tx, projectID string, s
 }
 
 func (tx *Tx) indexRows(ctx context.Context, where string, args []any, fn func(listindex.Row)) error {
-	rows, err := tx.QueryContext(ctx, `SELECT `+indexColumns+` FROM images i LEFT JOIN registries r ON r.id = i.registry_id WHERE `+where, args...)
+	rows, err := tx.query(ctx, `SELECT `+indexColumns+` FROM images i LEFT JOIN registries r ON r.id = i.registry_id WHERE `+where, args...)
 	if err != nil {
 		return err
 	}

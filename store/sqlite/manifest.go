@@ -18,6 +18,37 @@ type child struct {
 	Variant      string `json:"variant,omitempty"`
 }
 
+// blob is the stored form of a customs.Blob.
+type blob struct {
+	Digest    string `json:"digest"`
+	MediaType string `json:"media_type"`
+	Size      int64  `json:"size"`
+}
+
+func encodeBlobs(bs []customs.Blob) string {
+	out := make([]blob, len(bs))
+	for i, b := range bs {
+		out[i] = blob(b)
+	}
+	j, _ := json.Marshal(out)
+	return string(j)
+}
+
+func decodeBlobs(s string) ([]customs.Blob, error) {
+	var bs []blob
+	if err := json.Unmarshal([]byte(s), &bs); err != nil {
+		return nil, fmt.Errorf("decode blobs: %w", err)
+	}
+	if len(bs) == 0 {
+		return nil, nil
+	}
+	out := make([]customs.Blob, len(bs))
+	for i, b := range bs {
+		out[i] = customs.Blob(b)
+	}
+	return out, nil
+}
+
 func encodeChildren(cs []customs.ChildImage) string {
 	out := make([]child, len(cs))
 	for i, c := range cs {
@@ -46,18 +77,13 @@ func (db *DB) PutManifests(ctx context.Context, manifests []*customs.Manifest) e
 		return nil
 	}
 	return db.update(ctx, func(tx *Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO manifests (digest, media_type, kind, config_digest, size, created, os, architecture, variant, scannable, children)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING`)
-		if err != nil {
-			return fmt.Errorf("put manifests: %w", err)
-		}
-		defer stmt.Close()
 		for _, m := range manifests {
 			if m.Digest == "" {
 				return customs.Errorf(customs.EINTERNAL, "manifest without a digest")
 			}
-			_, err := stmt.ExecContext(ctx, m.Digest, m.MediaType, m.Kind, m.ConfigDigest, m.Size, ms(m.Created),
-				m.Platform.OS, m.Platform.Architecture, m.Platform.Variant, m.Scannable, encodeChildren(m.Children))
+			_, err := tx.exec(ctx, `INSERT INTO manifests (digest, media_type, kind, config_digest, size, created, os, architecture, variant, scannable, children, blobs)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING`, m.Digest, m.MediaType, m.Kind, m.ConfigDigest, m.Size, ms(m.Created),
+				m.Platform.OS, m.Platform.Architecture, m.Platform.Variant, m.Scannable, encodeChildren(m.Children), encodeBlobs(m.Blobs))
 			if err != nil {
 				return fmt.Errorf("put manifest %s: %w", m.Digest, err)
 			}
@@ -84,7 +110,7 @@ func (tx *Tx) findManifests(ctx context.Context, digests []string) (map[string]*
 		for i, d := range chunk {
 			args[i] = d
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT digest, media_type, kind, config_digest, size, created, os, architecture, variant, scannable, children
+		rows, err := tx.query(ctx, `SELECT digest, media_type, kind, config_digest, size, created, os, architecture, variant, scannable, children, blobs
 			FROM manifests WHERE digest IN (`+placeholders(len(chunk))+`)`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("find manifests: %w", err)
@@ -92,9 +118,9 @@ func (tx *Tx) findManifests(ctx context.Context, digests []string) (map[string]*
 		for rows.Next() {
 			var m customs.Manifest
 			var created int64
-			var children string
+			var children, blobs string
 			if err := rows.Scan(&m.Digest, &m.MediaType, &m.Kind, &m.ConfigDigest, &m.Size, &created,
-				&m.Platform.OS, &m.Platform.Architecture, &m.Platform.Variant, &m.Scannable, &children); err != nil {
+				&m.Platform.OS, &m.Platform.Architecture, &m.Platform.Variant, &m.Scannable, &children, &blobs); err != nil {
 				rows.Close()
 				return nil, fmt.Errorf("find manifests: %w", err)
 			}
@@ -105,6 +131,10 @@ func (tx *Tx) findManifests(ctx context.Context, digests []string) (map[string]*
 			}
 			if len(m.Children) == 0 {
 				m.Children = nil
+			}
+			if m.Blobs, err = decodeBlobs(blobs); err != nil {
+				rows.Close()
+				return nil, err
 			}
 			out[m.Digest] = &m
 		}

@@ -32,7 +32,7 @@ func (db *DB) CreateRegistry(ctx context.Context, scope customs.Scope, r *custom
 		if r.Status == "" {
 			r.Status = customs.RegistryAccessing
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO registries (`+registryColumns+`) VALUES (`+placeholders(16)+`)`,
+		_, err := tx.exec(ctx, `INSERT INTO registries (`+registryColumns+`) VALUES (`+placeholders(16)+`)`,
 			r.ID, r.ProjectID, r.EnterpriseProjectID, r.Name, r.Type, r.Protocol, r.Addr, r.Username, sealed, r.Namespace,
 			r.Status, r.FailReason, r.ImagesNum, ms(r.LatestSyncTime), ms(r.CreatedAt), ms(r.UpdatedAt))
 		switch {
@@ -49,7 +49,7 @@ func (db *DB) CreateRegistry(ctx context.Context, scope customs.Scope, r *custom
 
 func (db *DB) hasPrimary(ctx context.Context, tx *Tx, projectID string) bool {
 	var n int
-	tx.QueryRowContext(ctx, `SELECT count(*) FROM registries WHERE project_id = ? AND type = ?`, projectID, customs.SwrPrivate).Scan(&n)
+	tx.queryRow(ctx, `SELECT count(*) FROM registries WHERE project_id = ? AND type = ?`, projectID, customs.SwrPrivate).Scan(&n)
 	return n > 0
 }
 
@@ -84,7 +84,7 @@ func (db *DB) findRegistries(ctx context.Context, tx *Tx, scope customs.Scope, f
 			args = append(args, t)
 		}
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT `+registryColumns+` FROM registries WHERE `+where+` ORDER BY created_at, id`, args...)
+	rows, err := tx.query(ctx, `SELECT `+registryColumns+` FROM registries WHERE `+where+` ORDER BY created_at, id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("find registries: %w", err)
 	}
@@ -142,7 +142,7 @@ func (db *DB) UpdateRegistry(ctx context.Context, scope customs.Scope, id string
 			return err
 		}
 		r.UpdatedAt = tx.now
-		_, err = tx.ExecContext(ctx, `UPDATE registries SET protocol = ?, addr = ?, username = ?, password = ?, namespace = ?, updated_at = ? WHERE id = ?`,
+		_, err = tx.exec(ctx, `UPDATE registries SET protocol = ?, addr = ?, username = ?, password = ?, namespace = ?, updated_at = ? WHERE id = ?`,
 			r.Protocol, r.Addr, r.Username, sealed, r.Namespace, ms(r.UpdatedAt), r.ID)
 		if err != nil {
 			return fmt.Errorf("update registry: %w", err)
@@ -165,7 +165,7 @@ func (db *DB) DeleteRegistry(ctx context.Context, scope customs.Scope, id string
 		if _, err := tx.deleteImages(ctx, `registry_id = ?`, r.ID); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM registries WHERE id = ?`, r.ID); err != nil {
+		if _, err := tx.exec(ctx, `DELETE FROM registries WHERE id = ?`, r.ID); err != nil {
 			return fmt.Errorf("delete registry: %w", err)
 		}
 		return nil
@@ -182,7 +182,7 @@ func (db *DB) SetRegistrySyncResult(ctx context.Context, scope customs.Scope, id
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE registries SET status = ?, fail_reason = ?, images_num = ?, latest_sync_time = ? WHERE id = ?`,
+		_, err = tx.exec(ctx, `UPDATE registries SET status = ?, fail_reason = ?, images_num = ?, latest_sync_time = ? WHERE id = ?`,
 			res.Status, res.FailReason, res.ImagesNum, ms(res.SyncedAt), r.ID)
 		if err != nil {
 			return fmt.Errorf("set registry sync result: %w", err)

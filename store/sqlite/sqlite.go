@@ -59,6 +59,12 @@ type DB struct {
 
 	mu      sync.Mutex
 	indexes map[string]*projectIndex
+	stmts   sync.Map // stmtKey → *sql.Stmt
+}
+
+type stmtKey struct {
+	pool  *sql.DB
+	query string
 }
 
 // New returns a store for the database file at path.
@@ -106,6 +112,11 @@ func (db *DB) Open(ctx context.Context) error {
 // Close closes the database.
 func (db *DB) Close() error {
 	var errs []error
+	db.stmts.Range(func(k, v any) bool {
+		errs = append(errs, v.(*sql.Stmt).Close())
+		db.stmts.Delete(k)
+		return true
+	})
 	for _, d := range []*sql.DB{db.read, db.write} {
 		if d != nil {
 			errs = append(errs, d.Close())
@@ -155,9 +166,10 @@ func (db *DB) migrate(ctx context.Context) error {
 // writes carries the same instant and tests can freeze time.
 type Tx struct {
 	*sql.Tx
-	db  *DB
-	now time.Time
-	seq int64 // the change sequence of this transaction's image writes, once taken
+	db    *DB
+	now   time.Time
+	seq   int64                // the change sequence of this transaction's image writes, once taken
+	stmts map[string]*sql.Stmt // prepared on the transaction's connection, closed with it
 }
 
 // update runs fn in a write transaction and commits it if fn succeeds.
@@ -189,13 +201,95 @@ func (db *DB) run(ctx context.Context, d *sql.DB, fn func(tx *Tx) error) error {
 	return nil
 }
 
+// stmt returns the statement for query on pool, prepared once: parsing SQL
+// costs more than running most of these statements. Only for use outside a
+// transaction: preparing takes a connection from the pool, which a
+// transaction holding the pool's last connection would wait for forever.
+func (db *DB) stmt(ctx context.Context, pool *sql.DB, query string) (*sql.Stmt, error) {
+	key := stmtKey{pool, query}
+	if s, ok := db.stmts.Load(key); ok {
+		return s.(*sql.Stmt), nil
+	}
+	s, err := pool.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := db.stmts.LoadOrStore(key, s); loaded {
+		s.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return s, nil
+}
+
+// prepare returns the statement for query prepared on the transaction's own
+// connection, once per transaction.
+func (tx *Tx) prepare(ctx context.Context, query string) (*sql.Stmt, error) {
+	if s, ok := tx.stmts[query]; ok {
+		return s, nil
+	}
+	s, err := tx.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if tx.stmts == nil {
+		tx.stmts = map[string]*sql.Stmt{}
+	}
+	tx.stmts[query] = s
+	return s, nil
+}
+
+// exec runs a prepared statement in the transaction.
+func (tx *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	s, err := tx.prepare(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return s.ExecContext(ctx, args...)
+}
+
+// query runs a prepared query in the transaction.
+func (tx *Tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	s, err := tx.prepare(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return s.QueryContext(ctx, args...)
+}
+
+// queryRow runs a prepared single-row query in the transaction.
+func (tx *Tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	s, err := tx.prepare(ctx, query)
+	if err != nil {
+		return tx.QueryRowContext(ctx, query, args...) // reports the same error
+	}
+	return s.QueryRowContext(ctx, args...)
+}
+
+// queryRow runs a prepared single-row query outside a transaction.
+func (db *DB) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	s, err := db.stmt(ctx, db.read, query)
+	if err != nil {
+		return db.read.QueryRowContext(ctx, query, args...) // reports the same error
+	}
+	return s.QueryRowContext(ctx, args...)
+}
+
+// query runs a prepared query outside a transaction.
+func (db *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	s, err := db.stmt(ctx, db.read, query)
+	if err != nil {
+		return nil, err
+	}
+	return s.QueryContext(ctx, args...)
+}
+
 // nextSeq returns the change sequence of this transaction's image writes,
 // taking the next one on first use. SQLite's single writer commits
 // transactions in sequence order, so a reader that sees sequence N sees every
 // change up to N.
 func (tx *Tx) nextSeq(ctx context.Context) (int64, error) {
 	if tx.seq == 0 {
-		err := tx.QueryRowContext(ctx, `UPDATE meta SET value = value + 1 WHERE key = 'image_seq' RETURNING value`).Scan(&tx.seq)
+		err := tx.queryRow(ctx, `UPDATE meta SET value = value + 1 WHERE key = 'image_seq' RETURNING value`).Scan(&tx.seq)
 		if err != nil {
 			return 0, fmt.Errorf("next change sequence: %w", err)
 		}

@@ -41,7 +41,7 @@ func (db *DB) UpdateSyncTask(ctx context.Context, scope customs.Scope, t *custom
 	}
 	return db.update(ctx, func(tx *Tx) error {
 		t.HeartbeatAt = tx.now
-		res, err := tx.ExecContext(ctx, `UPDATE sync_tasks SET state = ?, progress = ?, total = ?, succeeded = ?, failed = ?,
+		res, err := tx.exec(ctx, `UPDATE sync_tasks SET state = ?, progress = ?, total = ?, succeeded = ?, failed = ?,
 			added = ?, updated = ?, removed = ?, failed_reason = ?, failed_images = ?, finished_at = ?, heartbeat_at = ?
 			WHERE id = ? AND project_id = ?`,
 			t.State, t.Progress, t.Total, t.Succeeded, t.Failed, t.Counts.Added, t.Counts.Updated, t.Counts.Removed,
@@ -75,14 +75,14 @@ func (db *DB) FindSyncTasks(ctx context.Context, scope customs.Scope, f customs.
 				args = append(args, v)
 			}
 		}
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sync_tasks WHERE `+where, args...).Scan(&total); err != nil {
+		if err := tx.queryRow(ctx, `SELECT count(*) FROM sync_tasks WHERE `+where, args...).Scan(&total); err != nil {
 			return err
 		}
 		limit := f.Limit
 		if limit <= 0 {
 			limit = -1
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+taskColumns+` FROM sync_tasks WHERE `+where+` ORDER BY started_at DESC, rowid DESC LIMIT ? OFFSET ?`,
+		rows, err := tx.query(ctx, `SELECT `+taskColumns+` FROM sync_tasks WHERE `+where+` ORDER BY started_at DESC, rowid DESC LIMIT ? OFFSET ?`,
 			append(args, limit, f.Offset)...)
 		if err != nil {
 			return err
@@ -110,7 +110,7 @@ func (db *DB) FindSyncTasks(ctx context.Context, scope customs.Scope, f customs.
 }
 
 func (tx *Tx) stopStaleTasks(ctx context.Context, projectID string) error {
-	_, err := tx.ExecContext(ctx, `UPDATE sync_tasks SET state = ?, finished_at = ?,
+	_, err := tx.exec(ctx, `UPDATE sync_tasks SET state = ?, finished_at = ?,
 		failed_reason = CASE failed_reason WHEN '' THEN 'The process running the synchronization stopped before it finished.' ELSE failed_reason END
 		WHERE project_id = ? AND state = ? AND heartbeat_at < ?`,
 		customs.TaskStopped, ms(tx.now), projectID, customs.TaskRunning, ms(tx.now.Add(-tx.db.TaskStaleAfter)))
@@ -123,7 +123,7 @@ func (tx *Tx) stopStaleTasks(ctx context.Context, projectID string) error {
 // pruneHistory keeps the newest kept finished tasks of a project, and the
 // list-index tombstones of the last 100,000 changes.
 func (tx *Tx) pruneHistory(ctx context.Context, projectID string, kept int) error {
-	_, err := tx.ExecContext(ctx, `DELETE FROM sync_tasks WHERE project_id = ? AND state != ? AND id NOT IN
+	_, err := tx.exec(ctx, `DELETE FROM sync_tasks WHERE project_id = ? AND state != ? AND id NOT IN
 		(SELECT id FROM sync_tasks WHERE project_id = ? ORDER BY started_at DESC, rowid DESC LIMIT ?)`,
 		projectID, customs.TaskRunning, projectID, kept)
 	if err != nil {
@@ -134,10 +134,10 @@ func (tx *Tx) pruneHistory(ctx context.Context, projectID string, kept int) erro
 		return err
 	}
 	if horizon := seq - 100_000; horizon > 0 {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM image_tombstones WHERE seq <= ?`, horizon); err != nil {
+		if _, err := tx.exec(ctx, `DELETE FROM image_tombstones WHERE seq <= ?`, horizon); err != nil {
 			return fmt.Errorf("prune tombstones: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE meta SET value = max(value, ?) WHERE key = 'tombstones_pruned_seq'`, horizon); err != nil {
+		if _, err := tx.exec(ctx, `UPDATE meta SET value = max(value, ?) WHERE key = 'tombstones_pruned_seq'`, horizon); err != nil {
 			return fmt.Errorf("prune tombstones: %w", err)
 		}
 	}
@@ -145,7 +145,7 @@ func (tx *Tx) pruneHistory(ctx context.Context, projectID string, kept int) erro
 }
 
 func (tx *Tx) writeTask(ctx context.Context, q string, t *customs.SyncTask) error {
-	_, err := tx.ExecContext(ctx, q, t.ID, t.ProjectID, t.Trigger, t.Key, t.ImageType, encodeJSON(t.RegistryIDs), t.State,
+	_, err := tx.exec(ctx, q, t.ID, t.ProjectID, t.Trigger, t.Key, t.ImageType, encodeJSON(t.RegistryIDs), t.State,
 		t.Progress, t.Total, t.Succeeded, t.Failed, t.Counts.Added, t.Counts.Updated, t.Counts.Removed,
 		t.FailedReason, encodeJSON(t.FailedImages), ms(t.StartedAt), ms(t.FinishedAt), ms(t.HeartbeatAt))
 	return err

@@ -62,6 +62,10 @@ func image(seed string, size int64) *customs.Manifest {
 		Digest: digest(seed), MediaType: "application/vnd.oci.image.manifest.v1+json", Kind: customs.KindImage,
 		ConfigDigest: digest("config-" + seed), Size: size, Created: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC),
 		Platform: customs.Platform{OS: "linux", Architecture: "amd64"}, Scannable: true,
+		Blobs: []customs.Blob{
+			{Digest: digest("config-" + seed), MediaType: "application/vnd.oci.image.config.v1+json", Size: 100},
+			{Digest: digest("layer-" + seed), MediaType: "application/vnd.oci.image.layer.v1.tar+gzip", Size: max(size-100, 0)},
+		},
 	}
 }
 

@@ -76,7 +76,8 @@ CREATE TABLE manifests (
 	architecture  TEXT NOT NULL,
 	variant       TEXT NOT NULL,
 	scannable     INTEGER NOT NULL,
-	children      TEXT NOT NULL -- JSON array of {digest, os, architecture, variant}
+	children      TEXT NOT NULL, -- JSON array of {digest, os, architecture, variant}
+	blobs         TEXT NOT NULL  -- JSON array of {digest, media_type, size}: config, then layers
 ) WITHOUT ROWID;
 
 -- The scan outcome of each digest; image rows copy it so the list never joins.
