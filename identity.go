@@ -62,7 +62,8 @@ type Principal struct {
 	User    *User
 	Domain  *Domain
 	Project *Project // the project the credential is scoped to; nil for a domain-scoped token
-	// ExpiresAt is when the credential stops being valid.
+	// IssuedAt and ExpiresAt bound the credential's validity.
+	IssuedAt  time.Time
 	ExpiresAt time.Time
 	Region    string
 }

@@ -262,8 +262,8 @@ func TestIssueToken(t *testing.T) {
 	pubUser.PasswordHash = ""
 	now := e.clock.Now()
 
-	projectScoped := &customs.Principal{User: &pubUser, Domain: d, Project: p, ExpiresAt: now.Add(24 * time.Hour), Region: region}
-	domainScoped := &customs.Principal{User: &pubUser, Domain: d, ExpiresAt: now.Add(24 * time.Hour), Region: region}
+	projectScoped := &customs.Principal{User: &pubUser, Domain: d, Project: p, IssuedAt: now, ExpiresAt: now.Add(24 * time.Hour), Region: region}
+	domainScoped := &customs.Principal{User: &pubUser, Domain: d, IssuedAt: now, ExpiresAt: now.Add(24 * time.Hour), Region: region}
 
 	tests := []struct {
 		name     string

@@ -100,7 +100,7 @@ func (s *Service) IssueToken(ctx context.Context, r customs.TokenRequest) (*cust
 	if err := s.Store.CreateToken(ctx, t); err != nil {
 		return nil, fmt.Errorf("issue token for user %q: %w", u.ID, err)
 	}
-	p.ExpiresAt = t.ExpiresAt
+	p.IssuedAt, p.ExpiresAt = t.IssuedAt, t.ExpiresAt
 	s.logger().InfoContext(ctx, "token issued", "user_id", u.ID, "domain_id", d.ID, "project_id", t.ProjectID, "expires_at", t.ExpiresAt)
 	return &customs.IssuedToken{Secret: secret, Principal: p, Methods: t.Methods, IssuedAt: t.IssuedAt, ExpiresAt: t.ExpiresAt}, nil
 }
@@ -204,7 +204,12 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (*customs.Pri
 	case !s.now().Before(t.ExpiresAt):
 		return nil, customs.Errorf(customs.EUNAUTHORIZED, msgTokenExpired)
 	}
-	return s.principal(ctx, t.UserID, t.DomainID, t.ProjectID, t.ExpiresAt)
+	p, err := s.principal(ctx, t.UserID, t.DomainID, t.ProjectID, t.ExpiresAt)
+	if err != nil {
+		return nil, err
+	}
+	p.IssuedAt = t.IssuedAt
+	return p, nil
 }
 
 // principal loads what a valid credential stands for, checking that each
