@@ -493,6 +493,29 @@ func (db *DB) SetScanSummaries(ctx context.Context, summaries map[string]customs
 	})
 }
 
+// WarmIndexes loads the list index of every project, so that the first list
+// after a start does not pay for it. It runs until done or ctx ends.
+func (db *DB) WarmIndexes(ctx context.Context) error {
+	projects, err := db.FindProjects(ctx, customs.ProjectFilter{})
+	if err != nil {
+		return err
+	}
+	for _, p := range projects {
+		pi := db.index(p.ID)
+		err := db.view(ctx, func(tx *Tx) error {
+			seq, err := tx.imageSeq(ctx)
+			if err != nil {
+				return err
+			}
+			return pi.catchUp(ctx, tx, p.ID, seq)
+		})
+		if err != nil {
+			return fmt.Errorf("warm the list index of project %s: %w", p.ID, err)
+		}
+	}
+	return nil
+}
+
 // projectIndex is the list index of one project and the lock that lets one
 // reader at a time bring it up to date.
 type projectIndex struct {
