@@ -144,7 +144,7 @@ func loadBench(b *testing.B) {
 				}
 			}
 			updates = append(updates, u)
-			if len(manifests) >= 20_000 {
+			if len(manifests) >= 50_000 {
 				if err := flush(); err != nil {
 					return err
 				}

@@ -51,20 +51,87 @@ func (b bitset) count() int {
 	return n
 }
 
-// filter clears every set bit i for which keep(i) is false.
-func (b bitset) filter(keep func(i int32) bool) {
+// The keep* filters clear the bits of slots whose column value fails the
+// test. They build each word's mask without branches: with half the rows
+// passing at random, a branch per row would be mispredicted half the time
+// and cost more than the test.
+
+// keepRange keeps slot i only if lo <= col[i] <= hi.
+func (b bitset) keepRange(col []int64, lo, hi int64) {
+	span := uint64(hi) - uint64(lo)
 	for wi, w := range b {
 		if w == 0 {
 			continue
 		}
-		out := w
-		for w != 0 {
-			bit := bits.TrailingZeros64(w)
-			w &= w - 1
-			if !keep(int32(wi<<6 | bit)) {
-				out &^= 1 << uint(bit)
+		var m uint64
+		if vals, ok := word(col, wi); ok {
+			for j := range vals {
+				m |= b2u(uint64(vals[j])-uint64(lo) <= span) << uint(j)
+			}
+		} else {
+			for j, v := range col[wi<<6:] {
+				m |= b2u(uint64(v)-uint64(lo) <= span) << uint(j)
 			}
 		}
-		b[wi] = out
+		b[wi] = w & m
 	}
+}
+
+// keepEqual keeps slot i only if col[i] == v.
+func (b bitset) keepEqual(col []uint32, v uint32) {
+	for wi, w := range b {
+		if w == 0 {
+			continue
+		}
+		var m uint64
+		if vals, ok := word(col, wi); ok {
+			for j := range vals {
+				m |= b2u(vals[j] == v) << uint(j)
+			}
+		} else {
+			for j, c := range col[wi<<6:] {
+				m |= b2u(c == v) << uint(j)
+			}
+		}
+		b[wi] = w & m
+	}
+}
+
+// keepIn keeps slot i only if col[i] is in set (a set of codes covering
+// every code in col).
+func (b bitset) keepIn(col []uint32, set bitset) {
+	for wi, w := range b {
+		if w == 0 {
+			continue
+		}
+		var m uint64
+		if vals, ok := word(col, wi); ok {
+			for j := range vals {
+				c := vals[j]
+				m |= (set[c>>6] >> (c & 63) & 1) << uint(j)
+			}
+		} else {
+			for j, c := range col[wi<<6:] {
+				m |= (set[c>>6] >> (c & 63) & 1) << uint(j)
+			}
+		}
+		b[wi] = w & m
+	}
+}
+
+// word returns the 64 values of word wi as an array, so that loops over
+// them need no bounds checks; ok is false for the last, partial word.
+func word[T any](col []T, wi int) (*[64]T, bool) {
+	base := wi << 6
+	if base+64 > len(col) {
+		return nil, false
+	}
+	return (*[64]T)(col[base : base+64]), true
+}
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -2,6 +2,7 @@ package listindex
 
 import (
 	"cmp"
+	"math"
 	"slices"
 
 	"customs"
@@ -200,6 +201,30 @@ func (t *table) reorder(moved []int32) {
 		out = append(out, s)
 	}
 	t.order = append(out, back[i:]...)
+}
+
+// keepUpdated keeps the slots updated in [from, to]. The order is by update
+// time, so they are one run of it: when the run is short, marking it costs
+// less than testing every row.
+func (t *table) keepUpdated(res bitset, from, to int64) {
+	// order runs from the newest: the run starts at the first slot updated
+	// at or before to and ends before the first updated before from.
+	start, _ := slices.BinarySearchFunc(t.order, to, func(s int32, ms int64) int { return cmp.Compare(ms, t.upd[s]) })
+	end, _ := slices.BinarySearchFunc(t.order, from-1, func(s int32, ms int64) int { return cmp.Compare(ms, t.upd[s]) })
+	if from == math.MinInt64 {
+		end = len(t.order)
+	}
+	run := t.order[start:end]
+	if len(run) > len(t.order)/8 {
+		res.keepRange(t.upd, from, to)
+		return
+	}
+	in := getBitset(len(res))
+	for _, s := range run {
+		in.set(s)
+	}
+	res.and(*in)
+	bitsets.Put(in)
 }
 
 // page returns the ids of the matching rows at list positions

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
@@ -11,18 +12,32 @@ import (
 	"customs/store/listindex"
 )
 
-// imageColumns are read for a page of the list, joined with the registry.
+// imageFrom joins an image row with its manifest and registry.
+const imageFrom = `images i JOIN manifests m ON m.id = i.manifest_id LEFT JOIN registries r ON r.id = i.registry_id`
+
+// imageColumns are read for a page of the list.
 const imageColumns = `i.id, i.project_id, i.enterprise_project_id, i.registry_id, i.image_type, i.namespace, i.name, i.tag,
-	i.digest, i.image_id, i.size, i.updated_at, i.latest, i.scannable, i.children,
-	i.scan_status, i.scan_failed_desc, i.scanned_at, i.vul_num, i.unsafe_setting_num, i.malicious_file_num,
+	m.digest, m.config_digest, m.size, i.updated_at, i.latest, m.scannable, m.children,
+	m.scan_status, m.scan_failed_desc, m.scanned_at, m.vul_num, m.unsafe_setting_num, m.malicious_file_num,
 	i.domain_name, i.shared_status, coalesce(r.name, ''), coalesce(r.addr, '')`
 
 // indexColumns are what a list index holds of each row.
 const indexColumns = `i.id, i.image_type, i.enterprise_project_id,
 	CASE i.image_type WHEN 'instance_image' THEN i.registry_id ELSE '' END,
 	CASE i.image_type WHEN 'instance_image' THEN coalesce(r.name, '') ELSE '' END,
-	i.namespace, i.name, i.tag, i.size, i.updated_at, i.scanned_at, i.scan_status, i.latest,
-	i.vul_num > 0, i.unsafe_setting_num > 0, i.malicious_file_num > 0`
+	i.namespace, i.name, i.tag, m.size, i.updated_at, m.scanned_at, m.scan_status, i.latest,
+	m.vul_num > 0, m.unsafe_setting_num > 0, m.malicious_file_num > 0`
+
+// The queries of every list, prepared at Open. A page is read with a fixed
+// number of ids (the largest page; the rest padded with 0, which no row has),
+// so that one statement serves every page.
+const (
+	maxPage           = 200
+	qImageSeq         = `SELECT value FROM meta WHERE key = 'image_seq'`
+	qTombstonesPruned = `SELECT value FROM meta WHERE key = 'tombstones_pruned_seq'`
+)
+
+var qImagesByID = `SELECT ` + imageColumns + ` FROM ` + imageFrom + ` WHERE i.id IN (` + placeholders(maxPage) + `)`
 
 // FindImages returns one page of the images in scope that match f, in list
 // order, and the exact number that match.
@@ -64,7 +79,7 @@ func (db *DB) FindImages(ctx context.Context, scope customs.Scope, f customs.Ima
 
 func (tx *Tx) imageSeq(ctx context.Context) (int64, error) {
 	var seq int64
-	if err := tx.queryRow(ctx, `SELECT value FROM meta WHERE key = 'image_seq'`).Scan(&seq); err != nil {
+	if err := tx.queryRow(ctx, qImageSeq).Scan(&seq); err != nil {
 		return 0, fmt.Errorf("read change sequence: %w", err)
 	}
 	return seq, nil
@@ -76,12 +91,17 @@ func (tx *Tx) imagesByID(ctx context.Context, ids []int64) ([]*customs.Image, er
 	if len(ids) == 0 {
 		return imgs, nil
 	}
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = id
+	if len(ids) > maxPage {
+		return nil, fmt.Errorf("a page of %d images; at most %d", len(ids), maxPage)
 	}
-	rows, err := tx.query(ctx, `SELECT `+imageColumns+` FROM images i LEFT JOIN registries r ON r.id = i.registry_id
-		WHERE i.id IN (`+placeholders(len(ids))+`)`, args...)
+	args := make([]any, maxPage)
+	for i := range args {
+		args[i] = int64(0)
+		if i < len(ids) {
+			args[i] = ids[i]
+		}
+	}
+	rows, err := tx.query(ctx, qImagesByID, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -90,14 +110,15 @@ func (tx *Tx) imagesByID(ctx context.Context, ids []int64) ([]*customs.Image, er
 	var childDigests []string
 	for rows.Next() {
 		var img customs.Image
-		var children, regName, regAddr string
+		var configDigest, children, regName, regAddr string
 		var updated, scanned int64
 		if err := rows.Scan(&img.ID, &img.ProjectID, &img.EnterpriseProjectID, &img.RegistryID, &img.Type, &img.Namespace, &img.Name, &img.Tag,
-			&img.Digest, &img.ImageID, &img.Size, &updated, &img.Latest, &img.Scannable, &children,
+			&img.Digest, &configDigest, &img.Size, &updated, &img.Latest, &img.Scannable, &children,
 			&img.ScanStatus, &img.ScanFailedDesc, &scanned, &img.VulNum, &img.UnsafeSettingNum, &img.MaliciousFileNum,
 			&img.DomainName, &img.SharedStatus, &regName, &regAddr); err != nil {
 			return nil, err
 		}
+		img.ImageID = customs.ImageIDFromConfig(configDigest)
 		img.UpdatedAt, img.ScannedAt = customs.FromUnixMilli(updated), customs.FromUnixMilli(scanned)
 		if img.Type == customs.InstanceImage {
 			img.InstanceID, img.InstanceName, img.InstanceURL = img.RegistryID, regName, regAddr
@@ -139,7 +160,7 @@ func (tx *Tx) scanStatuses(ctx context.Context, digests []string) (map[string]cu
 		for i, d := range chunk {
 			args[i] = d
 		}
-		rows, err := tx.query(ctx, `SELECT digest, status FROM scan_summaries WHERE digest IN (`+placeholders(len(chunk))+`)`, args...)
+		rows, err := tx.query(ctx, `SELECT digest, scan_status FROM manifests WHERE digest IN (`+placeholders(len(chunk))+`)`, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -189,8 +210,9 @@ func (db *DB) FindTags(ctx context.Context, scope customs.Scope, registryID, rep
 		return nil, err
 	}
 	ns, name := customs.SplitRepository(repository)
-	where, args := scopeWhere(scope, "")
-	rows, err := db.query(ctx, `SELECT tag, digest, updated_at FROM images WHERE registry_id = ? AND namespace = ? AND name = ? AND `+where+` ORDER BY tag`,
+	where, args := scopeWhere(scope, "i.")
+	rows, err := db.query(ctx, `SELECT i.tag, m.digest, i.updated_at FROM images i JOIN manifests m ON m.id = i.manifest_id
+		WHERE i.registry_id = ? AND i.namespace = ? AND i.name = ? AND `+where+` ORDER BY i.tag`,
 		append([]any{registryID, ns, name}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("find tags: %w", err)
@@ -256,19 +278,20 @@ func (tx *Tx) applyRepositoryUpdate(ctx context.Context, reg *customs.Registry, 
 		c.Removed += n
 	}
 	if len(u.Upserts) > 0 {
-		existing := map[string][2]any{} // tag → id, digest
-		rows, err := tx.query(ctx, `SELECT tag, id, digest FROM images WHERE `+repoWhere, repoArgs...)
+		type row struct{ id, manifestID int64 }
+		existing := map[string]row{}
+		rows, err := tx.query(ctx, `SELECT tag, id, manifest_id FROM images WHERE `+repoWhere, repoArgs...)
 		if err != nil {
 			return c, err
 		}
 		for rows.Next() {
-			var tag, digest string
-			var id int64
-			if err := rows.Scan(&tag, &id, &digest); err != nil {
+			var tag string
+			var r row
+			if err := rows.Scan(&tag, &r.id, &r.manifestID); err != nil {
 				rows.Close()
 				return c, err
 			}
-			existing[tag] = [2]any{id, digest}
+			existing[tag] = r
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -278,44 +301,30 @@ func (tx *Tx) applyRepositoryUpdate(ctx context.Context, reg *customs.Registry, 
 		for _, t := range u.Upserts {
 			digests = append(digests, t.Digest)
 		}
-		manifests, err := tx.rowManifests(ctx, digests)
+		ids, err := tx.manifestIDs(ctx, digests)
 		if err != nil {
 			return c, err
 		}
-		summaries, err := tx.scanSummaries(ctx, digests)
+		seq, err := tx.nextSeq(ctx)
 		if err != nil {
 			return c, err
 		}
 		var inserts [][]any
 		for _, t := range u.Upserts {
-			m, ok := manifests[t.Digest]
+			mid, ok := ids[t.Digest]
 			if !ok {
 				return c, fmt.Errorf("tag %q: manifest %s is not stored", t.Tag, t.Digest)
 			}
-			s, ok := summaries[t.Digest]
-			if !ok {
-				s = customs.ScanSummary{Status: customs.ScanUnscan}
-			}
-			seq, err := tx.nextSeq(ctx)
-			if err != nil {
-				return c, err
-			}
-			vals := []any{t.Digest, customs.ImageIDFromConfig(m.configDigest), m.size, ms(t.UpdatedAt), m.scannable, m.children,
-				s.Status, s.FailedDesc, ms(s.ScannedAt), s.VulNum, s.UnsafeSettingNum, s.MaliciousFileNum, seq}
-			if old, ok := existing[t.Tag]; ok {
-				if old[1] == t.Digest {
-					continue
-				}
-				_, err = tx.exec(ctx, `UPDATE images SET digest = ?, image_id = ?, size = ?, updated_at = ?, scannable = ?, children = ?,
-					scan_status = ?, scan_failed_desc = ?, scanned_at = ?, vul_num = ?, unsafe_setting_num = ?, malicious_file_num = ?, seq = ?
-					WHERE id = ?`, append(vals, old[0])...)
-				c.Updated++
-			} else {
-				inserts = append(inserts, append([]any{reg.ProjectID, reg.EnterpriseProjectID, reg.ID, reg.ImageType(), u.Namespace, u.Name, t.Tag}, vals...))
+			old, ok := existing[t.Tag]
+			switch {
+			case !ok:
+				inserts = append(inserts, []any{reg.ProjectID, reg.EnterpriseProjectID, reg.ID, reg.ImageType(), u.Namespace, u.Name, t.Tag, mid, ms(t.UpdatedAt), seq})
 				c.Added++
-			}
-			if err != nil {
-				return c, fmt.Errorf("write tag %q: %w", t.Tag, err)
+			case old.manifestID != mid:
+				if _, err := tx.exec(ctx, `UPDATE images SET manifest_id = ?, updated_at = ?, seq = ? WHERE id = ?`, mid, ms(t.UpdatedAt), seq, old.id); err != nil {
+					return c, fmt.Errorf("write tag %q: %w", t.Tag, err)
+				}
+				c.Updated++
 			}
 		}
 		if err := tx.insertImages(ctx, inserts); err != nil {
@@ -328,59 +337,47 @@ func (tx *Tx) applyRepositoryUpdate(ctx context.Context, reg *customs.Registry, 
 	return c, nil
 }
 
-// rowManifest is what an image row copies from its manifest.
-type rowManifest struct {
-	configDigest string
-	size         int64
-	scannable    bool
-	children     string // as stored: the image row keeps the same JSON
-}
-
-// rowManifests reads what image rows copy from the manifests among digests.
-func (tx *Tx) rowManifests(ctx context.Context, digests []string) (map[string]rowManifest, error) {
-	out := map[string]rowManifest{}
-	for chunk := range slices.Chunk(digests, 500) {
+// manifestIDs returns the row ids of the stored manifests among digests.
+func (tx *Tx) manifestIDs(ctx context.Context, digests []string) (map[string]int64, error) {
+	out := make(map[string]int64, len(digests))
+	var missing []string
+	for _, d := range digests {
+		if id, ok := tx.learnedIDs[d]; ok {
+			out[d] = id
+		} else if id, ok := tx.db.rememberedManifestID(d); ok {
+			out[d] = id
+		} else {
+			missing = append(missing, d)
+		}
+	}
+	for chunk := range slices.Chunk(missing, 500) {
 		args := make([]any, len(chunk))
 		for i, d := range chunk {
 			args[i] = d
 		}
-		rows, err := tx.query(ctx, `SELECT digest, config_digest, size, scannable, children FROM manifests WHERE digest IN (`+placeholders(len(chunk))+`)`, args...)
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
+		err := tx.each(ctx, `SELECT digest, id FROM manifests WHERE digest IN (`+placeholders(len(chunk))+`)`, args, func(r *sql.Rows) error {
 			var d string
-			var m rowManifest
-			if err := rows.Scan(&d, &m.configDigest, &m.size, &m.scannable, &m.children); err != nil {
-				rows.Close()
-				return nil, err
+			var id int64
+			if err := r.Scan(&d, &id); err != nil {
+				return err
 			}
-			out[d] = m
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+			out[d] = id
+			tx.learnManifestID(d, id)
+			return nil
+		})
+		if err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
 }
 
-// insertImages inserts rows of the 20 values below, several per statement:
-// a statement costs more than a row.
+// insertImages inserts rows of the values below.
 func (tx *Tx) insertImages(ctx context.Context, rows [][]any) error {
-	const perStatement = 40
-	for chunk := range slices.Chunk(rows, perStatement) {
-		values := strings.TrimSuffix(strings.Repeat("("+placeholders(20)+"), ", len(chunk)), ", ")
-		var args []any
-		for _, r := range chunk {
-			args = append(args, r...)
-		}
-		_, err := tx.exec(ctx, `INSERT INTO images (project_id, enterprise_project_id, registry_id, image_type, namespace, name, tag,
-			digest, image_id, size, updated_at, scannable, children,
-			scan_status, scan_failed_desc, scanned_at, vul_num, unsafe_setting_num, malicious_file_num, seq) VALUES `+values, args...)
-		if err != nil {
-			return fmt.Errorf("insert images: %w", err)
-		}
+	err := tx.execValues(ctx, `INSERT INTO images (project_id, enterprise_project_id, registry_id, image_type, namespace, name, tag,
+		manifest_id, updated_at, seq)`, "", rows, nil)
+	if err != nil {
+		return fmt.Errorf("insert images: %w", err)
 	}
 	return nil
 }
@@ -423,41 +420,12 @@ func (tx *Tx) deleteImages(ctx context.Context, where string, args ...any) (int,
 	return int(n), nil
 }
 
-func (tx *Tx) scanSummaries(ctx context.Context, digests []string) (map[string]customs.ScanSummary, error) {
-	out := map[string]customs.ScanSummary{}
-	for chunk := range slices.Chunk(digests, 500) {
-		args := make([]any, len(chunk))
-		for i, d := range chunk {
-			args[i] = d
-		}
-		rows, err := tx.query(ctx, `SELECT digest, status, failed_desc, scanned_at, vul_num, unsafe_setting_num, malicious_file_num
-			FROM scan_summaries WHERE digest IN (`+placeholders(len(chunk))+`)`, args...)
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			var d string
-			var s customs.ScanSummary
-			var scanned int64
-			if err := rows.Scan(&d, &s.Status, &s.FailedDesc, &scanned, &s.VulNum, &s.UnsafeSettingNum, &s.MaliciousFileNum); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			s.ScannedAt = customs.FromUnixMilli(scanned)
-			out[d] = s
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
-
-// SetScanSummaries records scan outcomes by manifest digest and copies each
-// onto every image row with that digest, in one transaction. Scans are keyed
-// by digest across projects (the same content is scanned once), so this is
-// the service's own write and takes no scope.
+// SetScanSummaries records scan outcomes by manifest digest, on the
+// manifest's row that every image row with that digest reads, and marks
+// those rows changed for the list indexes, in one transaction. Scans are
+// keyed by digest across projects (the same content is scanned once), so
+// this is the service's own write and takes no scope. A digest whose
+// manifest is not stored is an error: only what was synchronized is scanned.
 func (db *DB) SetScanSummaries(ctx context.Context, summaries map[string]customs.ScanSummary) error {
 	if len(summaries) == 0 {
 		return nil
@@ -467,26 +435,48 @@ func (db *DB) SetScanSummaries(ctx context.Context, summaries map[string]customs
 		digests = append(digests, d)
 	}
 	slices.Sort(digests)
+	for _, d := range digests {
+		if s := summaries[d]; !s.Status.Valid() {
+			return customs.Errorf(customs.EINTERNAL, "scan summary of %s has status %q", d, s.Status)
+		}
+	}
 	return db.update(ctx, func(tx *Tx) error {
 		seq, err := tx.nextSeq(ctx)
 		if err != nil {
 			return err
 		}
-		for _, d := range digests {
-			s := summaries[d]
-			if !s.Status.Valid() {
-				return customs.Errorf(customs.EINTERNAL, "scan summary of %s has status %q", d, s.Status)
+		for chunk := range slices.Chunk(digests, 70) {
+			args := make([]any, 0, 7*len(chunk))
+			for _, d := range chunk {
+				s := summaries[d]
+				args = append(args, d, s.Status, s.FailedDesc, ms(s.ScannedAt), s.VulNum, s.UnsafeSettingNum, s.MaliciousFileNum)
 			}
-			vals := []any{s.Status, s.FailedDesc, ms(s.ScannedAt), s.VulNum, s.UnsafeSettingNum, s.MaliciousFileNum}
-			if _, err := tx.exec(ctx, `INSERT INTO scan_summaries (digest, status, failed_desc, scanned_at, vul_num, unsafe_setting_num, malicious_file_num)
-				VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO UPDATE SET status = excluded.status, failed_desc = excluded.failed_desc,
-				scanned_at = excluded.scanned_at, vul_num = excluded.vul_num, unsafe_setting_num = excluded.unsafe_setting_num,
-				malicious_file_num = excluded.malicious_file_num`, append([]any{d}, vals...)...); err != nil {
-				return fmt.Errorf("set scan summary of %s: %w", d, err)
+			values := strings.TrimSuffix(strings.Repeat("("+placeholders(7)+"), ", len(chunk)), ", ")
+			rows, err := tx.query(ctx, `WITH s (digest, status, failed_desc, scanned_at, vul, unsafe, malicious) AS (VALUES `+values+`)
+				UPDATE manifests SET scan_status = s.status, scan_failed_desc = s.failed_desc, scanned_at = s.scanned_at,
+				vul_num = s.vul, unsafe_setting_num = s.unsafe, malicious_file_num = s.malicious
+				FROM s WHERE manifests.digest = s.digest RETURNING manifests.id`, args...)
+			if err != nil {
+				return fmt.Errorf("set scan summaries: %w", err)
 			}
-			if _, err := tx.exec(ctx, `UPDATE images SET scan_status = ?, scan_failed_desc = ?, scanned_at = ?, vul_num = ?,
-				unsafe_setting_num = ?, malicious_file_num = ?, seq = ? WHERE digest = ?`, append(vals, seq, d)...); err != nil {
-				return fmt.Errorf("set scan summary of %s: %w", d, err)
+			var ids []any
+			for rows.Next() {
+				var id int64
+				if err := rows.Scan(&id); err != nil {
+					rows.Close()
+					return fmt.Errorf("set scan summaries: %w", err)
+				}
+				ids = append(ids, id)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return fmt.Errorf("set scan summaries: %w", err)
+			}
+			if len(ids) != len(chunk) {
+				return customs.Errorf(customs.EINTERNAL, "scan summaries of %d digests whose manifests are not stored", len(chunk)-len(ids))
+			}
+			if _, err := tx.exec(ctx, `UPDATE images SET seq = ? WHERE manifest_id IN (`+placeholders(len(ids))+`)`, append([]any{seq}, ids...)...); err != nil {
+				return fmt.Errorf("set scan summaries: %w", err)
 			}
 		}
 		return nil
@@ -548,7 +538,7 @@ func (pi *projectIndex) catchUp(ctx context.Context, tx *Tx, projectID string, s
 		return nil
 	}
 	var pruned int64
-	if err := tx.queryRow(ctx, `SELECT value FROM meta WHERE key = 'tombstones_pruned_seq'`).Scan(&pruned); err != nil {
+	if err := tx.queryRow(ctx, qTombstonesPruned).Scan(&pruned); err != nil {
 		return fmt.Errorf("catch up list index: %w", err)
 	}
 	if !loaded || at < pruned {
@@ -586,7 +576,7 @@ func (pi *projectIndex) catchUp(ctx context.Context, tx *Tx, projectID string, s
 }
 
 func (tx *Tx) indexRows(ctx context.Context, where string, args []any, fn func(listindex.Row)) error {
-	rows, err := tx.query(ctx, `SELECT `+indexColumns+` FROM images i LEFT JOIN registries r ON r.id = i.registry_id WHERE `+where, args...)
+	rows, err := tx.query(ctx, `SELECT `+indexColumns+` FROM `+imageFrom+` WHERE `+where, args...)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -76,17 +77,27 @@ func (db *DB) PutManifests(ctx context.Context, manifests []*customs.Manifest) e
 	if len(manifests) == 0 {
 		return nil
 	}
+	rows := make([][]any, len(manifests))
+	for i, m := range manifests {
+		if m.Digest == "" {
+			return customs.Errorf(customs.EINTERNAL, "manifest without a digest")
+		}
+		rows[i] = []any{m.Digest, m.MediaType, m.Kind, m.ConfigDigest, m.Size, ms(m.Created),
+			m.Platform.OS, m.Platform.Architecture, m.Platform.Variant, m.Scannable, encodeChildren(m.Children), encodeBlobs(m.Blobs)}
+	}
 	return db.update(ctx, func(tx *Tx) error {
-		for _, m := range manifests {
-			if m.Digest == "" {
-				return customs.Errorf(customs.EINTERNAL, "manifest without a digest")
-			}
-			_, err := tx.exec(ctx, `INSERT INTO manifests (digest, media_type, kind, config_digest, size, created, os, architecture, variant, scannable, children, blobs)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING`, m.Digest, m.MediaType, m.Kind, m.ConfigDigest, m.Size, ms(m.Created),
-				m.Platform.OS, m.Platform.Architecture, m.Platform.Variant, m.Scannable, encodeChildren(m.Children), encodeBlobs(m.Blobs))
-			if err != nil {
-				return fmt.Errorf("put manifest %s: %w", m.Digest, err)
-			}
+		err := tx.execValues(ctx, `INSERT INTO manifests (digest, media_type, kind, config_digest, size, created, os, architecture, variant, scannable, children, blobs)`,
+			`ON CONFLICT (digest) DO NOTHING RETURNING digest, id`, rows, func(r *sql.Rows) error {
+				var d string
+				var id int64
+				if err := r.Scan(&d, &id); err != nil {
+					return err
+				}
+				tx.learnManifestID(d, id)
+				return nil
+			})
+		if err != nil {
+			return fmt.Errorf("put manifests: %w", err)
 		}
 		return nil
 	})

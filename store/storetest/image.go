@@ -224,4 +224,12 @@ func testScanSummaries(t *testing.T, open Opener) {
 	if err := f.s.SetScanSummaries(ctx, map[string]customs.ScanSummary{shared.Digest: {Status: "done"}}); err == nil {
 		t.Error("SetScanSummaries accepted status \"done\"")
 	}
+	// A digest never synchronized cannot have been scanned; the whole batch is refused.
+	err := f.s.SetScanSummaries(ctx, map[string]customs.ScanSummary{shared.Digest: {Status: customs.ScanFailed}, digest("never stored"): {Status: customs.ScanSuccess}})
+	if err == nil {
+		t.Error("SetScanSummaries accepted a digest whose manifest is not stored")
+	}
+	if img := byTag(f.all(t, f.allA, customs.PrivateImage), "x/app", "1"); img.ScanStatus != customs.ScanSuccess {
+		t.Errorf("a refused batch changed a row: scan status %q, want %q", img.ScanStatus, customs.ScanSuccess)
+	}
 }

@@ -214,6 +214,11 @@ func testListRecordFields(t *testing.T, open Opener) {
 	f.put(t, swr, "library/nginx", "1.27", single, t0)
 	f.put(t, swr, "library/busybox", "1.36", idx, t0.Add(time.Second))
 	f.put(t, harbor, "tools/agent", "1.0", win, t0.Add(2*time.Second))
+	arm := &customs.Manifest{Digest: digest("c-arm"), MediaType: "application/vnd.oci.image.manifest.v1+json", Kind: customs.KindImage,
+		Platform: customs.Platform{OS: "linux", Architecture: "arm", Variant: "v7"}, Scannable: true}
+	if err := f.s.PutManifests(t.Context(), []*customs.Manifest{arm}); err != nil {
+		t.Fatal(err)
+	}
 	if err := f.s.SetScanSummaries(t.Context(), map[string]customs.ScanSummary{digest("c-arm"): {Status: customs.ScanFailed, FailedDesc: "download_failed"}}); err != nil {
 		t.Fatal(err)
 	}

@@ -63,37 +63,36 @@ CREATE TABLE registries (
 -- SwrPrivate is the project's primary registry: one per project.
 CREATE UNIQUE INDEX registries_one_primary ON registries (project_id) WHERE type = 'SwrPrivate';
 
--- What sync learned about each manifest digest. Content-addressed, so shared
--- by every tag, registry and project that points at the digest.
+-- What sync learned about each manifest digest, and the outcome of its
+-- scan. Content-addressed, so one row serves every tag, registry and project
+-- that points at the digest: a digest is scanned once.
 CREATE TABLE manifests (
-	digest        TEXT PRIMARY KEY,
-	media_type    TEXT NOT NULL,
-	kind          TEXT NOT NULL,
-	config_digest TEXT NOT NULL,
-	size          INTEGER NOT NULL,
-	created       INTEGER NOT NULL,
-	os            TEXT NOT NULL,
-	architecture  TEXT NOT NULL,
-	variant       TEXT NOT NULL,
-	scannable     INTEGER NOT NULL,
-	children      TEXT NOT NULL, -- JSON array of {digest, os, architecture, variant}
-	blobs         TEXT NOT NULL  -- JSON array of {digest, media_type, size}: config, then layers
-) WITHOUT ROWID;
+	id                 INTEGER PRIMARY KEY,
+	digest             TEXT NOT NULL UNIQUE,
+	media_type         TEXT NOT NULL,
+	kind               TEXT NOT NULL,
+	config_digest      TEXT NOT NULL,
+	size               INTEGER NOT NULL,
+	created            INTEGER NOT NULL,
+	os                 TEXT NOT NULL,
+	architecture       TEXT NOT NULL,
+	variant            TEXT NOT NULL,
+	scannable          INTEGER NOT NULL,
+	children           TEXT NOT NULL, -- JSON array of {digest, os, architecture, variant}
+	blobs              TEXT NOT NULL, -- JSON array of {digest, media_type, size}: config, then layers
+	scan_status        TEXT NOT NULL DEFAULT 'unscan',
+	scan_failed_desc   TEXT NOT NULL DEFAULT '',
+	scanned_at         INTEGER NOT NULL DEFAULT 0,
+	vul_num            INTEGER NOT NULL DEFAULT 0,
+	unsafe_setting_num INTEGER NOT NULL DEFAULT 0,
+	malicious_file_num INTEGER NOT NULL DEFAULT 0
+);
 
--- The scan outcome of each digest; image rows copy it so the list never joins.
-CREATE TABLE scan_summaries (
-	digest             TEXT PRIMARY KEY,
-	status             TEXT NOT NULL,
-	failed_desc        TEXT NOT NULL,
-	scanned_at         INTEGER NOT NULL,
-	vul_num            INTEGER NOT NULL,
-	unsafe_setting_num INTEGER NOT NULL,
-	malicious_file_num INTEGER NOT NULL
-) WITHOUT ROWID;
-
--- One row per repository tag: the summary the list API reads. Every write
--- stamps the row with the transaction's change sequence (meta image_seq), and
--- every delete leaves a tombstone, so in-memory list indexes can follow.
+-- One row per repository tag. The list reads it with its manifest's row (one
+-- join by primary key per row of a page) and never joins findings. Every
+-- write stamps the row with the transaction's change sequence (meta
+-- image_seq), and every delete leaves a tombstone, so in-memory list indexes
+-- can follow.
 CREATE TABLE images (
 	id                    INTEGER PRIMARY KEY AUTOINCREMENT,
 	project_id            TEXT NOT NULL,
@@ -103,19 +102,9 @@ CREATE TABLE images (
 	namespace             TEXT NOT NULL,
 	name                  TEXT NOT NULL,
 	tag                   TEXT NOT NULL,
-	digest                TEXT NOT NULL,
-	image_id              TEXT NOT NULL,
-	size                  INTEGER NOT NULL,
+	manifest_id           INTEGER NOT NULL REFERENCES manifests (id),
 	updated_at            INTEGER NOT NULL,
 	latest                INTEGER NOT NULL DEFAULT 0,
-	scannable             INTEGER NOT NULL,
-	children              TEXT NOT NULL,
-	scan_status           TEXT NOT NULL,
-	scan_failed_desc      TEXT NOT NULL,
-	scanned_at            INTEGER NOT NULL,
-	vul_num               INTEGER NOT NULL,
-	unsafe_setting_num    INTEGER NOT NULL,
-	malicious_file_num    INTEGER NOT NULL,
 	domain_name           TEXT NOT NULL DEFAULT '',
 	shared_status         TEXT NOT NULL DEFAULT '',
 	seq                   INTEGER NOT NULL,
@@ -123,7 +112,7 @@ CREATE TABLE images (
 );
 
 CREATE INDEX images_project_seq ON images (project_id, seq);
-CREATE INDEX images_digest ON images (digest);
+CREATE INDEX images_manifest ON images (manifest_id);
 
 CREATE TABLE image_tombstones (
 	seq        INTEGER NOT NULL,
