@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -46,6 +47,10 @@ func (m *Main) demoCommand() *cobra.Command {
 				}
 				defer os.RemoveAll(dir)
 				m.Config.DataDir = dir
+			}
+			if m.Getenv("CUSTOMS_LOG_LEVEL") == "" {
+				// Keep the terminal for the instructions and the curl output.
+				m.Config.LogLevel = slog.LevelWarn
 			}
 			if m.Config.AdminPassword == "" {
 				m.Config.AdminPassword = "demo-" + customs.ImageIDFromConfig(randomID())[:12]
