@@ -163,9 +163,10 @@ func (r *Runner) run(ctx context.Context, scope customs.Scope, task *customs.Syn
 		}
 	}
 	stopBeat := make(chan struct{})
+	var beating sync.WaitGroup
 	beat := time.NewTicker(r.heartbeat())
 	defer beat.Stop()
-	go func() {
+	beating.Go(func() {
 		for {
 			select {
 			case <-beat.C:
@@ -174,7 +175,7 @@ func (r *Runner) run(ctx context.Context, scope customs.Scope, task *customs.Syn
 				return
 			}
 		}
-	}()
+	})
 	log.Info("synchronization started", "registries", len(regs), "trigger", task.Trigger)
 	var reasons []string
 	failedRegs := 0
@@ -216,6 +217,7 @@ func (r *Runner) run(ctx context.Context, scope customs.Scope, task *customs.Syn
 		}
 	}
 	close(stopBeat)
+	beating.Wait() // no heartbeat may save after the final save
 	mu.Lock()
 	task.FinishedAt = r.Syncer.now()
 	task.FailedReason = strings.Join(reasons, "; ")
