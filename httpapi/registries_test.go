@@ -167,6 +167,17 @@ func TestRegistriesCRUD(t *testing.T) {
 		if r := stored(harbor.ID); r.Username != "bot2" || r.Password != "s3cret-new" || r.Addr != "10.0.0.7:8080" {
 			t.Errorf("after a partial update: username %q, password %q, addr %q", r.Username, r.Password, r.Addr)
 		}
+		// An empty namespace removes the namespace limit.
+		if stored(harbor.ID).Namespace == "" {
+			t.Fatal("the registry has no namespace to remove")
+		}
+		res = f.do(t, request{method: "PUT", path: registriesPath + "/" + harbor.ID, body: `{"namespace":""}`})
+		if res.status != http.StatusOK {
+			t.Fatalf("PUT = %d %s", res.status, res.body)
+		}
+		if r := stored(harbor.ID); r.Namespace != "" {
+			t.Errorf("after an update with an empty namespace, namespace %q", r.Namespace)
+		}
 		wantError(t, f.do(t, request{method: "PUT", path: registriesPath + "/00000000000000000000000000000000", body: `{"protocol":"http"}`}), 404, "HSS.0011")
 	})
 
