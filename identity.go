@@ -1,6 +1,10 @@
 package customs
 
-import "time"
+import (
+	"slices"
+	"strings"
+	"time"
+)
 
 // Domain is an account: it owns users and projects.
 type Domain struct {
@@ -19,6 +23,13 @@ type User struct {
 	Admin     bool
 	Enabled   bool
 	CreatedAt time.Time
+}
+
+// UserUpdate changes a user; nil fields are left as they are.
+type UserUpdate struct {
+	Name     *string
+	Password *string // in clear: the identity service hashes it
+	Enabled  *bool
 }
 
 // Project is a domain's project in one region; images and registries belong
@@ -66,34 +77,68 @@ type Principal struct {
 	IssuedAt  time.Time
 	ExpiresAt time.Time
 	Region    string
+	// AccessKey is the access key that signed the request; empty for a token.
+	AccessKey string
+	// Permissions are what the grants of the user and its groups allow in
+	// Project. A domain's admin may do everything without grants.
+	Permissions Permissions
 }
 
 // Can reports whether the principal may perform action in enterprise project
-// ep of its project. Until roles exist, a domain's admin may do everything.
+// ep of its project.
 func (p *Principal) Can(action, ep string) bool {
-	return p != nil && p.User != nil && p.User.Admin
+	return p != nil && p.User != nil && (p.User.Admin || p.Permissions.Allows(action, ep))
 }
 
-// Scope is the scope of the principal's project for the requested enterprise
-// project id ("" or "0" for the default, a specific id, or "all_granted_eps").
-// It returns EFORBIDDEN when the principal may not read it.
+// Scope is the scope of the principal's project for action in the requested
+// enterprise project ("" or "0" for the default, a specific id, or
+// "all_granted_eps" for every one it may act in). It returns ENOPERMISSION
+// when the principal holds no permission on the service at all, EFORBIDDEN
+// when it lacks this action in this enterprise project.
 func (p *Principal) Scope(action, enterpriseProjectID string) (Scope, error) {
-	if p == nil || p.Project == nil {
+	if p == nil || p.User == nil || p.Project == nil {
 		return Scope{}, Errorf(EFORBIDDEN, "Insufficient permissions: the credential is not scoped to a project.")
+	}
+	if !p.User.Admin && !p.holdsService(action) {
+		return Scope{}, Errorf(ENOPERMISSION, "Insufficient permissions: the user has no permission on this service in project %q.", p.Project.Name)
 	}
 	switch enterpriseProjectID {
 	case "", DefaultEnterpriseProject:
 		enterpriseProjectID = DefaultEnterpriseProject
 	case AllGrantedEnterpriseProjects:
-		if !p.Can(action, DefaultEnterpriseProject) {
-			return Scope{}, Errorf(ENOPERMISSION, "Insufficient permissions: no permission for %s.", action)
+		if p.User.Admin || p.Permissions.Allows(action, AllEnterpriseProjectsGrant) {
+			return Scope{ProjectID: p.Project.ID, AllEnterpriseProjects: true}, nil
 		}
-		return Scope{ProjectID: p.Project.ID, AllEnterpriseProjects: true}, nil
+		var eps []string
+		for ep := range p.Permissions {
+			if ep != AllEnterpriseProjectsGrant && p.Permissions.Allows(action, ep) {
+				eps = append(eps, ep)
+			}
+		}
+		if len(eps) == 0 {
+			return Scope{}, Errorf(EFORBIDDEN, "Insufficient permissions: %s is not granted in any enterprise project.", action)
+		}
+		slices.Sort(eps)
+		return Scope{ProjectID: p.Project.ID, EnterpriseProjectIDs: eps}, nil
 	}
 	if !p.Can(action, enterpriseProjectID) {
 		return Scope{}, Errorf(EFORBIDDEN, "Insufficient permissions: %s is not granted in enterprise project %q.", action, enterpriseProjectID)
 	}
 	return Scope{ProjectID: p.Project.ID, EnterpriseProjectIDs: []string{enterpriseProjectID}}, nil
+}
+
+// holdsService reports whether any grant gives the principal an action of
+// action's service ("hss" of "hss:images:list").
+func (p *Principal) holdsService(action string) bool {
+	service, _, _ := strings.Cut(action, ":")
+	for _, actions := range p.Permissions {
+		for _, a := range actions {
+			if s, _, _ := strings.Cut(a, ":"); s == service || s == "*" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // AllGrantedEnterpriseProjects is the enterprise_project_id value that asks

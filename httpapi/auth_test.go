@@ -19,6 +19,8 @@ func TestAuthentication(t *testing.T) {
 	const query = "?image_type=private_image"
 	tokenB := f.login(t, iam.AdminUser, projectBID)
 	readerToken := f.login(t, "reader", projectID)
+	readerTokenB := f.login(t, "reader", projectBID)
+	idleToken := f.login(t, f.createUserNamed(t, "idle"), projectID)
 	revoked := f.login(t, iam.AdminUser, projectID)
 	if res := f.do(t, request{method: "DELETE", path: "/v3/auth/tokens", header: map[string]string{"X-Subject-Token": revoked}}); res.status != http.StatusNoContent {
 		t.Fatalf("revoke = %d %s", res.status, res.body)
@@ -44,16 +46,21 @@ func TestAuthentication(t *testing.T) {
 		{"unknown token", request{path: listPath + query, token: "CST1" + strings.Repeat("A", 43)}, 401, "APIGW.0301", "not known"},
 		{"revoked token", request{path: listPath + query, token: revoked}, 401, "APIGW.0301", "revoked"},
 		{"token too long", request{path: listPath + query, token: strings.Repeat("x", 32769)}, 401, "APIGW.0301", "32768"},
-		{"AK/SK signature", request{path: listPath + query, noToken: true, header: map[string]string{
+		{"AK/SK signature of an unknown key", request{path: listPath + query, noToken: true, header: map[string]string{
+			"Authorization": "SDK-HMAC-SHA256 Access=AK, SignedHeaders=x-sdk-date, Signature=" + strings.Repeat("0", 64), "X-Sdk-Date": "20250601T120000Z"}},
+			401, "APIGW.0301", "not known"},
+		{"malformed AK/SK signature", request{path: listPath + query, noToken: true, header: map[string]string{
 			"Authorization": "SDK-HMAC-SHA256 Access=AK, SignedHeaders=x-sdk-date, Signature=00", "X-Sdk-Date": "20250601T120000Z"}},
-			401, "APIGW.0301", "AK/SK"},
+			401, "APIGW.0301", "Signature"},
 		{"token for another project", request{path: listPath + query, token: tokenB}, 403, "HSS.0013", "Insufficient permissions"},
 		{"domain-scoped token", request{path: listPath + query, token: domainToken}, 403, "HSS.0013", "Insufficient permissions"},
 		{"project that does not exist", request{path: "/v5/00000000000000000000000000000000/image/swr-repository" + query}, 403, "HSS.0013", "Insufficient permissions"},
 		{"region header mismatch", request{path: listPath + query, header: map[string]string{"region": "region-b"}}, 400, "HSS.0001", "Invalid parameter region"},
 		{"region header too long", request{path: listPath + query, header: map[string]string{"region": strings.Repeat("r", 200)}}, 400, "HSS.0001", "Invalid parameter region"},
-		{"reader in the default enterprise project", request{path: listPath + query, token: readerToken}, 403, "HSS.0013", "hss:images:list"},
-		{"reader asking for every enterprise project", request{path: listPath + query + "&enterprise_project_id=all_granted_eps", token: readerToken}, 403, "APIGW.0302", "hss:images:list"},
+		{"reader writing", request{method: "POST", path: registriesPath, token: readerToken, body: registryBody("r", "Harbor")}, 403, "HSS.0013", "hss:images:set"},
+		{"reader in a project without grants", request{path: "/v5/" + projectBID + "/image/swr-repository" + query, token: readerTokenB}, 403, "APIGW.0302", "no permission"},
+		{"user without grants", request{path: listPath + query, token: idleToken}, 403, "APIGW.0302", "no permission"},
+		{"user without grants asking for every enterprise project", request{path: listPath + query + "&enterprise_project_id=all_granted_eps", token: idleToken}, 403, "APIGW.0302", "no permission"},
 		{"unknown path", request{path: "/v5/" + projectID + "/image/nothing-here"}, 404, "HSS.0011", "/image/nothing-here"},
 		{"unknown method", request{method: "PATCH", path: listPath + query}, 404, "HSS.0011", "PATCH"},
 	} {
@@ -76,11 +83,13 @@ func TestAuthentication(t *testing.T) {
 		}
 	})
 
-	t.Run("matching region header and the token's own project", func(t *testing.T) {
+	t.Run("accepted", func(t *testing.T) {
 		for _, r := range []request{
 			{method: "GET", path: listPath + query, header: map[string]string{"region": region}},
 			{method: "GET", path: listPath + query, header: map[string]string{"region": ""}},
 			{method: "GET", path: "/v5/" + projectBID + "/image/swr-repository" + query, token: tokenB},
+			{method: "GET", path: listPath + query, token: readerToken},
+			{method: "GET", path: listPath + query + "&enterprise_project_id=all_granted_eps", token: readerToken},
 		} {
 			if res := f.do(t, r); res.status != http.StatusOK {
 				t.Errorf("GET %s = %d %s, want 200", r.path, res.status, res.body)

@@ -66,9 +66,9 @@ type keystoneErrorBody struct {
 	Title   string `json:"title"`
 }
 
-// writeError answers err through the error table, in the IAM shape on /v3
-// paths and the HSS or gateway shape elsewhere. Internal errors are logged
-// with the request id and never shown.
+// writeError answers err through the error table, in the IAM shape on IAM
+// and enterprise project paths and the HSS or gateway shape elsewhere.
+// Internal errors are logged with the request id and never shown.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := customs.ErrorCode(err)
 	e, ok := errorTable[code]
@@ -99,7 +99,16 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, e.status, hssError{ErrorCode: e.code, ErrorDescription: msg, ErrorMsg: msg})
 }
 
-func isIAMPath(path string) bool { return strings.HasPrefix(path, "/v3/") }
+// isIAMPath reports whether path belongs to the Keystone-shaped APIs: IAM
+// (/v3, /v3.0) and enterprise projects (/v1.0).
+func isIAMPath(path string) bool {
+	for _, prefix := range []string{"/v3/", "/v3.0/", "/v1.0/"} {
+		if strings.HasPrefix(path, prefix) {
+			return true
+		}
+	}
+	return false
+}
 
 // writeJSON answers v as JSON with the status.
 func writeJSON(w http.ResponseWriter, status int, v any) {

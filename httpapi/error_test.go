@@ -11,7 +11,8 @@ import (
 func TestErrorShapesGolden(t *testing.T) {
 	f := newFixture(t)
 	existing := f.create(t, "", registryBody("existing", "Harbor"))
-	reader := f.login(t, "reader", projectID)
+	// The reader holds nothing in project B.
+	reader := f.login(t, "reader", projectBID)
 	for _, tc := range []struct {
 		name   string
 		req    request
@@ -20,7 +21,7 @@ func TestErrorShapesGolden(t *testing.T) {
 		{"error_hss_0001", request{method: "GET", path: listPath + "?image_type=private_image&limit=201"}, 400},
 		{"error_hss_0002", request{method: "POST", path: registriesPath, body: `{"registry_name":`}, 400},
 		{"error_apigw_0301", request{method: "GET", path: listPath + "?image_type=private_image", noToken: true}, 401},
-		{"error_apigw_0302", request{method: "GET", path: listPath + "?image_type=private_image&enterprise_project_id=all_granted_eps", token: reader}, 403},
+		{"error_apigw_0302", request{method: "GET", path: "/v5/" + projectBID + "/image/swr-repository?image_type=private_image", token: reader}, 403},
 		{"error_hss_0013", request{method: "GET", path: "/v5/" + projectBID + "/image/swr-repository?image_type=private_image"}, 403},
 		{"error_hss_0011", request{method: "DELETE", path: registriesPath + "/00000000000000000000000000000000"}, 404},
 		{"error_hss_0009", request{method: "POST", path: registriesPath, body: registryBody(existing.RegistryName, "Jfrog")}, 409},

@@ -261,7 +261,8 @@ type listLinks struct {
 }
 
 // listProjects is GET /v3/projects: the caller's projects, by name when
-// name is given (the SDK finds a region's project id this way).
+// name is given (the SDK finds a region's project id this way, with a
+// request signed by an access key and no X-Project-Id).
 func (s *Server) listProjects(w http.ResponseWriter, r *http.Request) error {
 	caller, err := s.authenticate(r)
 	if err != nil {
@@ -279,20 +280,23 @@ func (s *Server) listProjects(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("list projects: %w", err)
 	}
-	base := baseURL(r)
-	out := projectList{Projects: []projectRecord{}, Links: listLinks{Self: base + r.URL.RequestURI()}}
+	out := projectList{Projects: []projectRecord{}, Links: listLinks{Self: baseURL(r) + r.URL.RequestURI()}}
 	for _, p := range ps {
-		out.Projects = append(out.Projects, projectRecord{
-			ID:       p.ID,
-			Name:     p.Name,
-			DomainID: p.DomainID,
-			Enabled:  p.Enabled,
-			ParentID: p.DomainID,
-			Links:    selfLinks{Self: base + "/v3/projects/" + url.PathEscape(p.ID)},
-		})
+		out.Projects = append(out.Projects, toProjectRecord(r, p))
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+func toProjectRecord(r *http.Request, p *customs.Project) projectRecord {
+	return projectRecord{
+		ID:       p.ID,
+		Name:     p.Name,
+		DomainID: p.DomainID,
+		Enabled:  p.Enabled,
+		ParentID: p.DomainID,
+		Links:    selfLinks{Self: baseURL(r) + "/v3/projects/" + url.PathEscape(p.ID)},
+	}
 }
 
 // baseURL is the URL the client reached this server at.

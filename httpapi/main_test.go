@@ -10,14 +10,18 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/auth/signer"
+	sdkrequest "github.com/huaweicloud/huaweicloud-sdk-go-v3/core/request"
 
 	"customs"
 	"customs/httpapi"
@@ -79,8 +83,9 @@ func (b *lockedBuffer) String() string {
 }
 
 // fixture is a running server over a real SQLite store and the real iam
-// service, with a domain "admin" holding an administrator, a read-only user
-// and two projects (region-a, the server's, and region-b).
+// service, with a domain "admin" holding an administrator, a user granted
+// the read-only system policy in region-a, and two projects (region-a, the
+// server's, and region-b).
 type fixture struct {
 	clock *clock
 	db    *sqlite.DB
@@ -117,13 +122,20 @@ func newFixture(t *testing.T, opts ...fixtureOption) *fixture {
 	if err := f.db.CreateUser(ctx, &customs.User{ID: readerID, DomainID: domainID, Name: "reader", PasswordHash: hash, Enabled: true}); err != nil {
 		t.Fatal(err)
 	}
+	readOnly := &customs.Grant{DomainID: domainID, UserID: readerID, PolicyID: customs.PolicyHSSReadOnly.ID, ProjectID: projectID,
+		EnterpriseProjectID: customs.AllEnterpriseProjectsGrant}
+	if err := f.db.CreateGrant(ctx, readOnly); err != nil {
+		t.Fatal(err)
+	}
 	f.auth = &iam.Service{Store: f.db, Region: region, Now: f.clock.now, Logger: slog.New(slog.NewTextHandler(t.Output(), nil))}
 	f.srv = &httpapi.Server{
 		Addr:       "127.0.0.1:0",
 		Region:     region,
 		Auth:       f.auth,
+		IAM:        f.auth,
 		Images:     f.db,
 		Registries: f.db,
+		Shares:     f.db,
 		Logger:     slog.New(slog.NewJSONHandler(io.MultiWriter(f.logs, t.Output()), nil)),
 		Now:        f.clock.now,
 	}
@@ -181,7 +193,8 @@ func tokenRequest(user, pw, project string) string {
 }
 
 // request is one call to the server. The administrator's token is sent
-// unless token is set or noToken is true.
+// unless token is set, key is set (the request is then signed with the
+// access key, as the Huawei Go SDK signs) or noToken is true.
 type request struct {
 	method  string
 	path    string // with the query
@@ -189,6 +202,16 @@ type request struct {
 	token   string
 	noToken bool
 	header  map[string]string
+	key     *accessKey
+	// onlyDate signs with X-Sdk-Date alone, without the SDK's User-Agent.
+	onlyDate bool
+	// tamper changes the request after it is signed.
+	tamper func(*http.Request)
+}
+
+// accessKey is an access key and its secret key.
+type accessKey struct {
+	access, secret string
 }
 
 type response struct {
@@ -198,6 +221,32 @@ type response struct {
 }
 
 func (f *fixture) do(t *testing.T, r request) response {
+	t.Helper()
+	var req *http.Request
+	if r.key != nil {
+		req = f.signedRequest(t, r)
+	} else {
+		req = f.plainRequest(t, r)
+	}
+	if r.tamper != nil {
+		r.tamper(req)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", r.method, r.path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id := res.Header.Get("X-Request-Id"); len(id) != 32 || strings.Trim(id, "0123456789abcdef") != "" {
+		t.Errorf("%s %s: X-Request-Id = %q, want 32 hex characters", r.method, r.path, id)
+	}
+	return response{status: res.StatusCode, header: res.Header, body: b}
+}
+
+func (f *fixture) plainRequest(t *testing.T, r request) *http.Request {
 	t.Helper()
 	var body io.Reader
 	if r.body != "" {
@@ -219,19 +268,59 @@ func (f *fixture) do(t *testing.T, r request) response {
 	for k, v := range r.header {
 		req.Header.Set(k, v)
 	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", r.method, r.path, err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
+	return req
+}
+
+// signedRequest builds r with the Huawei Go SDK's request builder and signs
+// it with its signer, at the fixture's clock, as the SDK's clients do: a
+// JSON body encoded with the trailing newline of its encoder, the SDK's
+// User-Agent, and the headers of r (X-Project-Id, ...) signed.
+func (f *fixture) signedRequest(t *testing.T, r request) *http.Request {
+	t.Helper()
+	u, err := url.Parse(r.path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if id := res.Header.Get("X-Request-Id"); len(id) != 32 || strings.Trim(id, "0123456789abcdef") != "" {
-		t.Errorf("%s %s: X-Request-Id = %q, want 32 hex characters", r.method, r.path, id)
+	b := sdkrequest.NewHttpRequestBuilder().WithEndpoint(f.srv.URL()).WithPath(u.Path).WithMethod(r.method)
+	query, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return response{status: res.StatusCode, header: res.Header, body: b}
+	for k, vs := range query {
+		if len(vs) == 1 {
+			b.AddQueryParam(k, reflect.ValueOf(vs[0]))
+		} else {
+			b.AddQueryParam(k, reflect.ValueOf(vs))
+		}
+	}
+	b.AddHeaderParam("X-Sdk-Date", f.clock.now().UTC().Format("20060102T150405Z"))
+	if !r.onlyDate {
+		b.AddHeaderParam("User-Agent", "huaweicloud-usdk-go/3.0")
+	}
+	for k, v := range r.header {
+		b.AddHeaderParam(k, v)
+	}
+	if r.body != "" {
+		b.AddHeaderParam("Content-Type", "application/json;charset=UTF-8")
+		if json.Valid([]byte(r.body)) {
+			b.WithBody("application/json", json.RawMessage(r.body))
+		} else {
+			b.WithBody("application/json", r.body)
+		}
+	}
+	sr := b.Build()
+	added, err := signer.Sign(sr, r.key.access, r.key.secret)
+	if err != nil {
+		t.Fatalf("sign %s %s: %v", r.method, r.path, err)
+	}
+	for k, v := range added {
+		sr.AddHeaderParam(k, v)
+	}
+	req, err := sr.ConvertRequest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req.WithContext(t.Context())
 }
 
 // get is a GET with the administrator's token that must answer 200.

@@ -207,12 +207,9 @@ func (q *query) page() (offset, limit int) {
 // naming the field. Unknown fields are ignored.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-	var tooBig *http.MaxBytesError
 	switch {
-	case errors.As(err, &tooBig):
-		return customs.Errorf(customs.EMALFORMED, "The request body is larger than the %d bytes allowed.", maxBodyBytes)
 	case err != nil:
-		return customs.Errorf(customs.EMALFORMED, "The request body could not be read: %v.", err)
+		return bodyReadError(err)
 	case len(bytes.TrimSpace(b)) == 0:
 		return customs.Errorf(customs.EMALFORMED, "The request body is empty; it must be a JSON object.")
 	}
@@ -236,6 +233,15 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
 		return customs.Errorf(customs.EMALFORMED, "The request body has data after the JSON object; send one JSON object.")
 	}
 	return nil
+}
+
+// bodyReadError is the error of a request body that could not be read.
+func bodyReadError(err error) error {
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return customs.Errorf(customs.EMALFORMED, "The request body is larger than the %d bytes allowed.", maxBodyBytes)
+	}
+	return customs.Errorf(customs.EMALFORMED, "The request body could not be read: %v.", err)
 }
 
 // jsonKind names the JSON kind of values a Go type decodes from.

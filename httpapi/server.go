@@ -1,8 +1,10 @@
-// Package httpapi serves the HSS v5 image API and the IAM token API over
-// HTTP (../shared/spec/hss-api.md): routing, authentication of each request,
-// parameter validation, wire types (snake_case JSON, epoch milliseconds) and
-// the one table that maps application errors to HTTP statuses and HSS/IAM
-// error codes.
+// Package httpapi serves the HSS v5 image API, and the IAM and enterprise
+// project APIs that administer who may use it, over HTTP
+// (../shared/spec/hss-api.md): routing, authentication of each request (a
+// token or an AK/SK signature), parameter validation, wire types (snake_case
+// JSON, epoch milliseconds; Keystone and EPS shapes for IAM) and the one
+// table that maps application errors to HTTP statuses and HSS/IAM error
+// codes.
 //
 // It holds no business logic and no storage: every request is validated,
 // converted to domain types and handed to the small interfaces below, whose
@@ -10,11 +12,13 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -29,6 +33,9 @@ import (
 type Authenticator interface {
 	IssueToken(ctx context.Context, req customs.TokenRequest) (*customs.IssuedToken, error)
 	Authenticate(ctx context.Context, secret string) (*customs.Principal, error)
+	// AuthenticateSigned verifies an AK/SK-signed request (spec §4.2) and
+	// returns its principal, scoped to projectID when it is not empty.
+	AuthenticateSigned(ctx context.Context, r *customs.SignedRequest, projectID string) (*customs.Principal, error)
 	RevokeToken(ctx context.Context, secret string) error
 	Projects(ctx context.Context, p *customs.Principal, name string) ([]*customs.Project, error)
 }
@@ -68,10 +75,17 @@ type Server struct {
 	Addr   string // listen address; ":0" picks a port
 	Region string // the deployment's region name
 
-	Auth       Authenticator
+	Auth Authenticator
+	// IAM administers the callers' domains; nil leaves the IAM
+	// administration endpoints (users, groups, roles, grants, enterprise
+	// projects, access keys) out.
+	IAM        IdentityAdmin
 	Images     ImageFinder
 	Registries RegistryService
 	Sync       SyncService
+	// Shares keeps the repositories shared with other domains; nil leaves
+	// the sharing endpoints out.
+	Shares ShareService
 
 	Logger *slog.Logger     // default slog.Default().With("component", "httpapi")
 	Now    func() time.Time // default time.Now
@@ -88,6 +102,9 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /v3/auth/tokens", s.handle(s.validateToken))
 	mux.Handle("DELETE /v3/auth/tokens", s.handle(s.revokeToken))
 	mux.Handle("GET /v3/projects", s.handle(s.listProjects))
+	if s.IAM != nil {
+		s.routeIAM(mux)
+	}
 
 	mux.Handle("GET /v5/{project_id}/image/swr-repository", s.hss(s.listImages))
 	mux.Handle("POST /v5/{project_id}/image/registries", s.hss(s.createRegistry))
@@ -97,6 +114,9 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /v5/{project_id}/image/synchronize", s.hss(s.runSync))
 	mux.Handle("POST /v5/{project_id}/image/image-sync/tasks", s.hss(s.createSyncTask))
 	mux.Handle("GET /v5/{project_id}/image/tasks", s.hss(s.listTasks))
+	if s.Shares != nil {
+		s.shareRoutes(mux)
+	}
 
 	// Everything else, including a known path with another method, gets the
 	// API's error shape rather than the mux's plain text.
@@ -190,21 +210,22 @@ func (s *Server) handle(fn handlerFunc) http.Handler {
 // project is the one in the path.
 type hssFunc func(w http.ResponseWriter, r *http.Request, p *customs.Principal) error
 
-// hss authenticates an HSS request (spec §0): a valid token of this region,
-// scoped to the project in the path, and a region header, if any, naming
-// this region.
+// hss authenticates an HSS request (spec §0): a valid token of this region
+// scoped to the project in the path, or a valid signature for that project,
+// and a region header, if any, naming this region.
 func (s *Server) hss(fn hssFunc) http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		p, err := s.authenticate(r)
+		projectID := r.PathValue("project_id")
+		p, err := s.authenticateFor(r, projectID)
 		if err != nil {
 			return err
 		}
 		if p.Region != s.Region {
 			return customs.Errorf(customs.ETOKENREGION, "The token was issued for region %q, not %q.", p.Region, s.Region)
 		}
-		if projectID := r.PathValue("project_id"); p.Project == nil || p.Project.ID != projectID {
+		if p.Project == nil || p.Project.ID != projectID {
 			// The same answer whether or not the project exists.
-			return customs.Errorf(customs.EFORBIDDEN, "Insufficient permissions: the token is not scoped to the project in the request path; request a token scoped to that project.")
+			return customs.Errorf(customs.EFORBIDDEN, "Insufficient permissions: the credential is not scoped to the project in the request path (the project of the token, or the X-Project-Id header of a signed request); use one for that project.")
 		}
 		if region := r.Header.Get("region"); region != "" && region != s.Region {
 			return invalidParam("region", region, fmt.Sprintf("empty or %q (this deployment's region)", s.Region))
@@ -213,20 +234,73 @@ func (s *Server) hss(fn hssFunc) http.Handler {
 	})
 }
 
-// authenticate resolves the caller's credentials.
+// signatureScheme starts the Authorization header of an AK/SK-signed
+// request (spec §4.2).
+const signatureScheme = "SDK-HMAC-SHA256"
+
+// authenticate resolves the caller's credentials: a token in X-Auth-Token,
+// or an AK/SK signature for the project in X-Project-Id, if any.
 func (s *Server) authenticate(r *http.Request) (*customs.Principal, error) {
+	return s.authenticateFor(r, "")
+}
+
+// authenticateFor is authenticate on a path that names a project
+// (pathProject, "" for none), which a signed request is for unless its
+// X-Project-Id says otherwise.
+func (s *Server) authenticateFor(r *http.Request, pathProject string) (*customs.Principal, error) {
 	token := r.Header.Get("X-Auth-Token")
+	signed := strings.HasPrefix(r.Header.Get("Authorization"), signatureScheme)
 	switch {
-	case token == "" && strings.HasPrefix(r.Header.Get("Authorization"), "SDK-HMAC-SHA256"):
-		return nil, customs.Errorf(customs.EUNAUTHORIZED, "AK/SK request signing is not enabled on this service; send a token in the X-Auth-Token header.")
+	case token != "" && signed:
+		return nil, customs.Errorf(customs.EUNAUTHORIZED, "The request carries both a token (X-Auth-Token) and an AK/SK signature (Authorization); send one of them.")
+	case signed:
+		return s.authenticateSigned(r, pathProject)
 	case token == "":
-		return nil, customs.Errorf(customs.EUNAUTHORIZED, "No credentials: send a token in the X-Auth-Token header.")
+		return nil, customs.Errorf(customs.EUNAUTHORIZED, "No credentials: send a token in the X-Auth-Token header, or sign the request with an access key (Authorization: %s ...).", signatureScheme)
 	case len(token) > maxTokenLen:
 		return nil, customs.Errorf(customs.EUNAUTHORIZED, "The X-Auth-Token header has %d characters; a token has at most %d.", len(token), maxTokenLen)
 	}
 	p, err := s.Auth.Authenticate(r.Context(), token)
 	if err != nil {
 		return nil, fmt.Errorf("authenticate: %w", err)
+	}
+	return p, nil
+}
+
+// authenticateSigned verifies the AK/SK signature of r. The signature
+// covers the body, so the body is read here (within the usual limit) and put
+// back for the handler. The project is the X-Project-Id header, or on an
+// HSS path without it the path's project. A signed request whose
+// X-Project-Id differs from the path's project is authenticated without a
+// project, so that it is refused like a token for another project, whether
+// or not that project exists.
+func (s *Server) authenticateSigned(r *http.Request, pathProject string) (*customs.Principal, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBodyBytes))
+	if err != nil {
+		return nil, bodyReadError(err)
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	header := r.Header.Clone()
+	// net/http moves Host out of the header map; a signature may cover it.
+	header.Set("Host", r.Host)
+	projectID := r.Header.Get("X-Project-Id")
+	switch {
+	case pathProject == "":
+	case projectID == "":
+		projectID = pathProject
+	case projectID != pathProject:
+		projectID = ""
+	}
+	p, err := s.Auth.AuthenticateSigned(r.Context(), &customs.SignedRequest{
+		Method:        r.Method,
+		Path:          r.URL.Path,
+		RawQuery:      r.URL.RawQuery,
+		Header:        header,
+		Body:          body,
+		Authorization: r.Header.Get("Authorization"),
+	}, projectID)
+	if err != nil {
+		return nil, fmt.Errorf("authenticate signed request: %w", err)
 	}
 	return p, nil
 }

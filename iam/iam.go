@@ -1,6 +1,9 @@
-// Package iam authenticates callers: it bootstraps the first domain, user and
-// project, hashes passwords, issues, verifies and revokes tokens, and
-// encrypts secrets (registry passwords, later AK/SK secret keys) at rest.
+// Package iam authenticates callers and says what they may do: it bootstraps
+// the first domain, user and project, hashes passwords, issues, verifies and
+// revokes tokens, verifies AK/SK request signatures, computes a principal's
+// permissions from its grants, administers a domain's users, groups,
+// projects, enterprise projects, policies, grants and access keys, and
+// encrypts secrets (registry passwords, secret keys) at rest.
 //
 // It does not serve HTTP (package httpapi does: the Keystone-shaped token API
 // of spec §4.1 is converted there) and it stores nothing itself: a Store
@@ -34,6 +37,43 @@ type Store interface {
 	CreateToken(ctx context.Context, t *customs.Token) error
 	FindToken(ctx context.Context, hash []byte) (*customs.Token, error) // ENOTFOUND if none
 	RevokeToken(ctx context.Context, hash []byte) error                 // ENOTFOUND if none
+
+	// Permissions.
+	FindUserGrants(ctx context.Context, userID, projectID string) ([]*customs.Grant, error)
+	FindPolicies(ctx context.Context, domainID string) ([]*customs.Policy, error)
+
+	// Access keys and the throttling of failed logins and signatures.
+	CreateCredential(ctx context.Context, c *customs.Credential, secret string) error
+	FindCredential(ctx context.Context, accessKey string) (*customs.Credential, string, error)
+	FindCredentials(ctx context.Context, userID string) ([]*customs.Credential, error)
+	DeleteCredential(ctx context.Context, domainID, accessKey string) error
+	RecordSignatureFailure(ctx context.Context, accessKey string, threshold int, lockUntil time.Time) (bool, error)
+	RecordSignatureSuccess(ctx context.Context, c *customs.Credential) error
+	RecordLoginFailure(ctx context.Context, key string, window time.Duration, threshold int, lockFor time.Duration) (time.Time, error)
+	LoginLockedUntil(ctx context.Context, key string) (time.Time, error)
+	ResetLoginFailures(ctx context.Context, key string) error
+
+	// Administration of a domain.
+	CreateDomain(ctx context.Context, d *customs.Domain) error
+	CreateUser(ctx context.Context, u *customs.User) error
+	FindUsers(ctx context.Context, domainID string) ([]*customs.User, error)
+	UpdateUser(ctx context.Context, u *customs.User) error
+	DeleteUser(ctx context.Context, domainID, id string) error
+	CreateProject(ctx context.Context, p *customs.Project) error
+	CreateGroup(ctx context.Context, g *customs.Group) error
+	FindGroups(ctx context.Context, domainID string) ([]*customs.Group, error)
+	DeleteGroup(ctx context.Context, domainID, id string) error
+	AddGroupMember(ctx context.Context, domainID, groupID, userID string) error
+	RemoveGroupMember(ctx context.Context, domainID, groupID, userID string) error
+	FindGroupMembers(ctx context.Context, domainID, groupID string) ([]*customs.User, error)
+	CreateEnterpriseProject(ctx context.Context, ep *customs.EnterpriseProject) error
+	FindEnterpriseProjects(ctx context.Context, domainID string) ([]*customs.EnterpriseProject, error)
+	UpdateEnterpriseProject(ctx context.Context, ep *customs.EnterpriseProject) error
+	CreatePolicy(ctx context.Context, p *customs.Policy) error
+	DeletePolicy(ctx context.Context, domainID, id string) error
+	CreateGrant(ctx context.Context, g *customs.Grant) error
+	FindGrants(ctx context.Context, domainID string, f customs.GrantFilter) ([]*customs.Grant, error)
+	DeleteGrant(ctx context.Context, domainID, id string) error
 }
 
 // DefaultTokenTTL is how long a token lives unless Service.TokenTTL says

@@ -22,6 +22,23 @@ const (
 
 var tokenSecretLen = len(tokenPrefix) + base64.RawURLEncoding.EncodedLen(tokenSecretBytes)
 
+// Failed password logins: MaxFailedLogins within LoginWindow refuse further
+// logins of that user for LoginLockout (429), whatever the password.
+const (
+	MaxFailedLogins = 10
+	LoginWindow     = 15 * time.Minute
+	LoginLockout    = 15 * time.Minute
+)
+
+// loginKey names the user a login attempt is counted against: the user when
+// it exists (however the request names it), else the name the request gives.
+func loginKey(r customs.TokenRequest, u *customs.User) string {
+	if u != nil {
+		return "user:" + u.ID
+	}
+	return "name:" + strings.ToLower(firstNonEmpty(r.UserID, firstNonEmpty(r.UserDomainID, r.UserDomainName)+"/"+r.UserName))
+}
+
 // MethodPassword is the token method of a password login.
 const MethodPassword = "password"
 
@@ -56,6 +73,12 @@ func (s *Service) IssueToken(ctx context.Context, r customs.TokenRequest) (*cust
 	if err != nil {
 		return nil, fmt.Errorf("issue token: %w", err)
 	}
+	key := loginKey(r, u)
+	if until, err := s.Store.LoginLockedUntil(ctx, key); err != nil {
+		return nil, fmt.Errorf("issue token: %w", err)
+	} else if until.After(s.now()) {
+		return nil, customs.Errorf(customs.ERATELIMIT, "Too many failed logins for this user; try again after %s.", until.UTC().Format(time.RFC3339))
+	}
 	hash, err := dummyHash()
 	if err != nil {
 		return nil, fmt.Errorf("issue token: %w", err)
@@ -67,13 +90,23 @@ func (s *Service) IssueToken(ctx context.Context, r customs.TokenRequest) (*cust
 	if err != nil {
 		return nil, fmt.Errorf("issue token: check password of user %s: %w", userLabel(r), err)
 	}
+	if u == nil || !ok {
+		if u == nil {
+			s.logger().InfoContext(ctx, "login refused: unknown user", "user", userLabel(r))
+		} else {
+			s.logger().InfoContext(ctx, "login refused: wrong password", "user_id", u.ID)
+		}
+		if until, err := s.Store.RecordLoginFailure(ctx, key, LoginWindow, MaxFailedLogins, LoginLockout); err != nil {
+			return nil, fmt.Errorf("issue token: %w", err)
+		} else if !until.IsZero() {
+			s.logger().WarnContext(ctx, "logins locked after repeated failures", "user", userLabel(r), "until", until)
+		}
+		return nil, customs.Errorf(customs.EUNAUTHORIZED, msgBadLogin)
+	}
+	if err := s.Store.ResetLoginFailures(ctx, key); err != nil {
+		return nil, fmt.Errorf("issue token: %w", err)
+	}
 	switch {
-	case u == nil:
-		s.logger().InfoContext(ctx, "login refused: unknown user", "user", userLabel(r))
-		return nil, customs.Errorf(customs.EUNAUTHORIZED, msgBadLogin)
-	case !ok:
-		s.logger().InfoContext(ctx, "login refused: wrong password", "user_id", u.ID)
-		return nil, customs.Errorf(customs.EUNAUTHORIZED, msgBadLogin)
 	case !u.Enabled:
 		// The caller has proven the password: telling them is safe and useful.
 		return nil, customs.Errorf(customs.EUNAUTHORIZED, "The user %q is disabled.", u.Name)
@@ -251,7 +284,38 @@ func (s *Service) principal(ctx context.Context, userID, domainID, projectID str
 		return refuse(msgProjectDisabled)
 	}
 	p.Project = ps[0]
+	if !u.Admin {
+		if p.Permissions, err = s.permissions(ctx, u, p.Project.ID); err != nil {
+			return nil, err
+		}
+	}
 	return p, nil
+}
+
+// permissions computes what the grants of u and its groups allow in a project.
+func (s *Service) permissions(ctx context.Context, u *customs.User, projectID string) (customs.Permissions, error) {
+	grants, err := s.Store.FindUserGrants(ctx, u.ID, projectID)
+	if err != nil || len(grants) == 0 {
+		return customs.Permissions{}, err
+	}
+	policies := map[string]*customs.Policy{}
+	for _, p := range customs.SystemPolicies {
+		policies[p.ID] = p
+	}
+	custom, err := s.Store.FindPolicies(ctx, u.DomainID)
+	if err != nil {
+		return nil, fmt.Errorf("authenticate: policies of domain %q: %w", u.DomainID, err)
+	}
+	for _, p := range custom {
+		policies[p.ID] = p
+	}
+	perms := customs.Permissions{}
+	for _, g := range grants {
+		if p, ok := policies[g.PolicyID]; ok {
+			perms[g.EnterpriseProjectID] = append(perms[g.EnterpriseProjectID], p.Actions...)
+		}
+	}
+	return perms, nil
 }
 
 // RevokeToken revokes the token whose secret is given, so that Authenticate

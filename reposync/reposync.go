@@ -45,6 +45,7 @@ type Store interface {
 	FindRepositories(ctx context.Context, scope customs.Scope, registryID string) ([]string, error)
 	FindTags(ctx context.Context, scope customs.Scope, registryID, repository string) ([]customs.TagState, error)
 	ApplyRepositoryUpdates(ctx context.Context, scope customs.Scope, registryID string, us []customs.RepositoryUpdate) (customs.SyncCounts, error)
+	RefreshSharedImages(ctx context.Context, scope customs.Scope) (customs.SyncCounts, error)
 	CreateSyncTask(ctx context.Context, scope customs.Scope, t *customs.SyncTask) error
 	UpdateSyncTask(ctx context.Context, scope customs.Scope, t *customs.SyncTask) error
 	FindSyncTasks(ctx context.Context, scope customs.Scope, f customs.SyncTaskFilter) ([]*customs.SyncTask, int, error)

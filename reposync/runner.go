@@ -127,7 +127,8 @@ func (r *Runner) begin(ctx context.Context, scope customs.Scope, req customs.Syn
 		case customs.InstanceImage:
 			regs, err = r.Store.FindRegistries(ctx, scope, customs.RegistryFilter{Types: []customs.RegistryType{customs.SwrEnterprise, customs.Harbor, customs.Jfrog, customs.OtherRegistry}})
 		case customs.SharedImage:
-			// Repositories shared with this project come with sharing; none yet.
+			// No registry of the project's own: the run refreshes the
+			// repositories other domains share with it.
 		default:
 			return nil, nil, customs.Errorf(customs.EINVALID, "Invalid parameter image_type: %q; allowed: private_image, shared_image, instance_image.", req.ImageType)
 		}
@@ -215,6 +216,17 @@ func (r *Runner) run(ctx context.Context, scope customs.Scope, task *customs.Syn
 		if ctx.Err() != nil {
 			break
 		}
+	}
+	// Shared images come from the owners' rows, not from a registry.
+	if ctx.Err() == nil && (task.Key == customs.SyncKeyAll || task.Key == string(customs.SharedImage)) {
+		c, err := r.Store.RefreshSharedImages(ctx, scope)
+		mu.Lock()
+		task.Counts = task.Counts.Add(c)
+		if err != nil {
+			reasons = append(reasons, fmt.Sprintf("shared images: %v", err))
+			log.Warn("refresh of shared images failed", "err", err)
+		}
+		mu.Unlock()
 	}
 	close(stopBeat)
 	beating.Wait() // no heartbeat may save after the final save

@@ -58,7 +58,7 @@ func (m *Main) command() *cobra.Command {
 		}
 		return nil
 	}
-	root.AddCommand(m.serveCommand(), m.syncCommand(), m.registryCommand(), m.demoCommand(), m.migrateCommand())
+	root.AddCommand(m.serveCommand(), m.syncCommand(), m.registryCommand(), m.iamCommand(), m.demoCommand(), m.migrateCommand())
 	return root
 }
 

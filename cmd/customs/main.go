@@ -137,7 +137,7 @@ func (m *Main) Open(ctx context.Context) error {
 	}()
 	m.Server = &httpapi.Server{
 		Addr: m.Config.Addr, Region: m.Config.Region,
-		Auth: m.IAM, Images: m.DB, Registries: m.DB, Sync: m.Runner,
+		Auth: m.IAM, IAM: m.IAM, Images: m.DB, Registries: m.DB, Sync: m.Runner, Shares: m.DB,
 		Logger: m.Logger.With("component", "httpapi"),
 	}
 	return m.Server.Open()

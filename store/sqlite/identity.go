@@ -76,17 +76,11 @@ func (db *DB) FindUserByName(ctx context.Context, domainID, name string) (*custo
 }
 
 func (db *DB) findUser(ctx context.Context, where string, args ...any) (*customs.User, error) {
-	var u customs.User
-	var created int64
-	err := db.queryRow(ctx, `SELECT id, domain_id, name, password_hash, admin, enabled, created_at FROM users WHERE `+where, args...).
-		Scan(&u.ID, &u.DomainID, &u.Name, &u.PasswordHash, &u.Admin, &u.Enabled, &created)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, customs.Errorf(customs.ENOTFOUND, "User not found.")
-	} else if err != nil {
-		return nil, fmt.Errorf("find user: %w", err)
+	u, err := scanUser(db.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE `+where, args...))
+	if err != nil {
+		return nil, notFound(err, "User not found.")
 	}
-	u.CreatedAt = customs.FromUnixMilli(created)
-	return &u, nil
+	return u, nil
 }
 
 // FindProjects returns the projects that match f, by name then id.

@@ -13,13 +13,14 @@ import (
 )
 
 // imageFrom joins an image row with its manifest and registry.
-const imageFrom = `images i JOIN manifests m ON m.id = i.manifest_id LEFT JOIN registries r ON r.id = i.registry_id`
+const imageFrom = `images i JOIN manifests m ON m.id = i.manifest_id LEFT JOIN registries r ON r.id = i.registry_id
+	LEFT JOIN shares s ON s.id = i.share_id`
 
 // imageColumns are read for a page of the list.
 const imageColumns = `i.id, i.project_id, i.enterprise_project_id, i.registry_id, i.image_type, i.namespace, i.name, i.tag,
 	m.digest, m.config_digest, m.size, i.updated_at, i.latest, m.scannable, m.children,
 	m.scan_status, m.scan_failed_desc, m.scanned_at, m.vul_num, m.unsafe_setting_num, m.malicious_file_num,
-	i.domain_name, i.shared_status, coalesce(r.name, ''), coalesce(r.addr, '')`
+	i.domain_name, coalesce(s.deadline, -1), coalesce(r.name, ''), coalesce(r.addr, '')`
 
 // indexColumns are what a list index holds of each row.
 const indexColumns = `i.id, i.image_type, i.enterprise_project_id,
@@ -111,17 +112,27 @@ func (tx *Tx) imagesByID(ctx context.Context, ids []int64) ([]*customs.Image, er
 	for rows.Next() {
 		var img customs.Image
 		var configDigest, children, regName, regAddr string
-		var updated, scanned int64
+		var updated, scanned, deadline int64
 		if err := rows.Scan(&img.ID, &img.ProjectID, &img.EnterpriseProjectID, &img.RegistryID, &img.Type, &img.Namespace, &img.Name, &img.Tag,
 			&img.Digest, &configDigest, &img.Size, &updated, &img.Latest, &img.Scannable, &children,
 			&img.ScanStatus, &img.ScanFailedDesc, &scanned, &img.VulNum, &img.UnsafeSettingNum, &img.MaliciousFileNum,
-			&img.DomainName, &img.SharedStatus, &regName, &regAddr); err != nil {
+			&img.DomainName, &deadline, &regName, &regAddr); err != nil {
 			return nil, err
 		}
 		img.ImageID = customs.ImageIDFromConfig(configDigest)
 		img.UpdatedAt, img.ScannedAt = customs.FromUnixMilli(updated), customs.FromUnixMilli(scanned)
-		if img.Type == customs.InstanceImage {
+		switch img.Type {
+		case customs.InstanceImage:
 			img.InstanceID, img.InstanceName, img.InstanceURL = img.RegistryID, regName, regAddr
+		case customs.SharedImage:
+			// The deadline is read now, so a share that expired since the
+			// last refresh already shows as expired.
+			share := customs.Share{Deadline: customs.FromUnixMilli(max(deadline, 0))}
+			img.SharedStatus = customs.ShareExpired
+			if deadline >= 0 && share.Effective(tx.now) {
+				img.SharedStatus = customs.ShareEffective
+			}
+			img.Scannable = img.Scannable && img.SharedStatus == customs.ShareEffective
 		}
 		if img.Children, err = decodeChildren(children); err != nil {
 			return nil, err
@@ -263,8 +274,8 @@ func (db *DB) ApplyRepositoryUpdates(ctx context.Context, scope customs.Scope, r
 
 func (tx *Tx) applyRepositoryUpdate(ctx context.Context, reg *customs.Registry, u customs.RepositoryUpdate) (customs.SyncCounts, error) {
 	var c customs.SyncCounts
-	repoWhere := `registry_id = ? AND namespace = ? AND name = ?`
-	repoArgs := []any{reg.ID, u.Namespace, u.Name}
+	repoWhere := `registry_id = ? AND project_id = ? AND namespace = ? AND name = ?`
+	repoArgs := []any{reg.ID, reg.ProjectID, u.Namespace, u.Name}
 	if u.DeleteAll {
 		n, err := tx.deleteImages(ctx, repoWhere, repoArgs...)
 		c.Removed = n
@@ -318,7 +329,7 @@ func (tx *Tx) applyRepositoryUpdate(ctx context.Context, reg *customs.Registry, 
 			old, ok := existing[t.Tag]
 			switch {
 			case !ok:
-				inserts = append(inserts, []any{reg.ProjectID, reg.EnterpriseProjectID, reg.ID, reg.ImageType(), u.Namespace, u.Name, t.Tag, mid, ms(t.UpdatedAt), seq})
+				inserts = append(inserts, []any{reg.ProjectID, reg.EnterpriseProjectID, reg.ID, reg.ImageType(), u.Namespace, u.Name, t.Tag, mid, ms(t.UpdatedAt), seq, "", ""})
 				c.Added++
 			case old.manifestID != mid:
 				if _, err := tx.exec(ctx, `UPDATE images SET manifest_id = ?, updated_at = ?, seq = ? WHERE id = ?`, mid, ms(t.UpdatedAt), seq, old.id); err != nil {
@@ -375,7 +386,7 @@ func (tx *Tx) manifestIDs(ctx context.Context, digests []string) (map[string]int
 // insertImages inserts rows of the values below.
 func (tx *Tx) insertImages(ctx context.Context, rows [][]any) error {
 	err := tx.execValues(ctx, `INSERT INTO images (project_id, enterprise_project_id, registry_id, image_type, namespace, name, tag,
-		manifest_id, updated_at, seq)`, "", rows, nil)
+		manifest_id, updated_at, seq, domain_name, share_id)`, "", rows, nil)
 	if err != nil {
 		return fmt.Errorf("insert images: %w", err)
 	}

@@ -63,7 +63,7 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, open)
 }
 
-// Registry passwords never reach the database file in clear.
+// Registry passwords and secret keys never reach the database file in clear.
 func TestPasswordsEncryptedAtRest(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "customs.db")
 	db := newDB(t, path)
@@ -78,6 +78,11 @@ func TestPasswordsEncryptedAtRest(t *testing.T) {
 	if err := db.CreateRegistry(t.Context(), customs.ProjectScope(p.ID), &customs.Registry{Name: "r", Type: customs.Harbor, Protocol: "https", Addr: "h", Password: password}); err != nil {
 		t.Fatal(err)
 	}
+	const secretKey = "SECRETKEY0123456789abcdefghijklmnopqrstu"
+	users, _ := db.FindUsers(t.Context(), p.DomainID)
+	if err := db.CreateCredential(t.Context(), &customs.Credential{AccessKey: "AKTEST00000000000001", UserID: users[0].ID, DomainID: p.DomainID}, secretKey); err != nil {
+		t.Fatal(err)
+	}
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -88,6 +93,9 @@ func TestPasswordsEncryptedAtRest(t *testing.T) {
 		}
 		if bytes.Contains(b, []byte(password)) {
 			t.Errorf("%s holds the registry password in clear", filepath.Base(f))
+		}
+		if bytes.Contains(b, []byte(secretKey)) {
+			t.Errorf("%s holds the secret key in clear", filepath.Base(f))
 		}
 	}
 	// With another key the password cannot be read, and the store says why.

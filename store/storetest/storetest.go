@@ -27,6 +27,35 @@ type Store interface {
 	FindUserByID(ctx context.Context, id string) (*customs.User, error)
 	FindUserByName(ctx context.Context, domainID, name string) (*customs.User, error)
 	FindProjects(ctx context.Context, f customs.ProjectFilter) ([]*customs.Project, error)
+	FindUsers(ctx context.Context, domainID string) ([]*customs.User, error)
+	UpdateUser(ctx context.Context, u *customs.User) error
+	DeleteUser(ctx context.Context, domainID, id string) error
+	CreateGroup(ctx context.Context, g *customs.Group) error
+	FindGroups(ctx context.Context, domainID string) ([]*customs.Group, error)
+	FindUserGroups(ctx context.Context, userID string) ([]*customs.Group, error)
+	FindGroupMembers(ctx context.Context, domainID, groupID string) ([]*customs.User, error)
+	DeleteGroup(ctx context.Context, domainID, id string) error
+	AddGroupMember(ctx context.Context, domainID, groupID, userID string) error
+	RemoveGroupMember(ctx context.Context, domainID, groupID, userID string) error
+	CreateEnterpriseProject(ctx context.Context, ep *customs.EnterpriseProject) error
+	FindEnterpriseProjects(ctx context.Context, domainID string) ([]*customs.EnterpriseProject, error)
+	UpdateEnterpriseProject(ctx context.Context, ep *customs.EnterpriseProject) error
+	CreatePolicy(ctx context.Context, p *customs.Policy) error
+	FindPolicies(ctx context.Context, domainID string) ([]*customs.Policy, error)
+	DeletePolicy(ctx context.Context, domainID, id string) error
+	CreateGrant(ctx context.Context, g *customs.Grant) error
+	FindGrants(ctx context.Context, domainID string, f customs.GrantFilter) ([]*customs.Grant, error)
+	FindUserGrants(ctx context.Context, userID, projectID string) ([]*customs.Grant, error)
+	DeleteGrant(ctx context.Context, domainID, id string) error
+	CreateCredential(ctx context.Context, c *customs.Credential, secret string) error
+	FindCredential(ctx context.Context, accessKey string) (*customs.Credential, string, error)
+	FindCredentials(ctx context.Context, userID string) ([]*customs.Credential, error)
+	DeleteCredential(ctx context.Context, domainID, accessKey string) error
+	RecordSignatureFailure(ctx context.Context, accessKey string, threshold int, lockUntil time.Time) (bool, error)
+	RecordSignatureSuccess(ctx context.Context, c *customs.Credential) error
+	RecordLoginFailure(ctx context.Context, key string, window time.Duration, threshold int, lockFor time.Duration) (time.Time, error)
+	LoginLockedUntil(ctx context.Context, key string) (time.Time, error)
+	ResetLoginFailures(ctx context.Context, key string) error
 	CreateToken(ctx context.Context, t *customs.Token) error
 	FindToken(ctx context.Context, hash []byte) (*customs.Token, error)
 	RevokeToken(ctx context.Context, hash []byte) error
@@ -46,6 +75,12 @@ type Store interface {
 	ApplyRepositoryUpdates(ctx context.Context, scope customs.Scope, registryID string, us []customs.RepositoryUpdate) (customs.SyncCounts, error)
 	SetScanSummaries(ctx context.Context, summaries map[string]customs.ScanSummary) error
 
+	CreateShare(ctx context.Context, scope customs.Scope, sh *customs.Share) error
+	FindShares(ctx context.Context, scope customs.Scope, f customs.ShareFilter) ([]*customs.Share, error)
+	UpdateShare(ctx context.Context, scope customs.Scope, sh *customs.Share) error
+	DeleteShare(ctx context.Context, scope customs.Scope, id string) error
+	RefreshSharedImages(ctx context.Context, scope customs.Scope) (customs.SyncCounts, error)
+
 	CreateSyncTask(ctx context.Context, scope customs.Scope, t *customs.SyncTask) error
 	UpdateSyncTask(ctx context.Context, scope customs.Scope, t *customs.SyncTask) error
 	FindSyncTasks(ctx context.Context, scope customs.Scope, f customs.SyncTaskFilter) ([]*customs.SyncTask, int, error)
@@ -61,6 +96,10 @@ type Opener func(t *testing.T, name string, now func() time.Time) Store
 func Run(t *testing.T, open Opener) {
 	t.Run("Identity", func(t *testing.T) { testIdentity(t, open) })
 	t.Run("Tokens", func(t *testing.T) { testTokens(t, open) })
+	t.Run("UsersAndGroups", func(t *testing.T) { testUsersAndGroups(t, open) })
+	t.Run("Grants", func(t *testing.T) { testGrants(t, open) })
+	t.Run("Credentials", func(t *testing.T) { testCredentials(t, open) })
+	t.Run("LoginFailures", func(t *testing.T) { testLoginFailures(t, open) })
 	t.Run("Registries", func(t *testing.T) { testRegistries(t, open) })
 	t.Run("Manifests", func(t *testing.T) { testManifests(t, open) })
 	t.Run("RepositoryUpdates", func(t *testing.T) { testRepositoryUpdates(t, open) })
@@ -72,6 +111,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("SecondHandle", func(t *testing.T) { testSecondHandle(t, open) })
 	t.Run("SnapshotConsistency", func(t *testing.T) { testSnapshotConsistency(t, open) })
 	t.Run("SyncTasks", func(t *testing.T) { testSyncTasks(t, open) })
+	t.Run("Shares", func(t *testing.T) { testShares(t, open) })
 	t.Run("ScopeRequired", func(t *testing.T) { testScopeRequired(t, open) })
 }
 

@@ -105,10 +105,10 @@ CREATE TABLE images (
 	manifest_id           INTEGER NOT NULL REFERENCES manifests (id),
 	updated_at            INTEGER NOT NULL,
 	latest                INTEGER NOT NULL DEFAULT 0,
-	domain_name           TEXT NOT NULL DEFAULT '',
-	shared_status         TEXT NOT NULL DEFAULT '',
+	domain_name           TEXT NOT NULL DEFAULT '', -- shared images: the owner's domain
+	share_id              TEXT NOT NULL DEFAULT '', -- shared images: the share that shows them
 	seq                   INTEGER NOT NULL,
-	UNIQUE (registry_id, namespace, name, tag)
+	UNIQUE (registry_id, project_id, namespace, name, tag)
 );
 
 CREATE INDEX images_project_seq ON images (project_id, seq);
