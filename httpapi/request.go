@@ -213,24 +213,22 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
 	case len(bytes.TrimSpace(b)) == 0:
 		return customs.Errorf(customs.EMALFORMED, "The request body is empty; it must be a JSON object.")
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	err = dec.Decode(v)
+	// Unmarshal checks the whole body is one JSON value before it decodes,
+	// so "000" or an object followed by more is malformed, not mistyped.
+	err = json.Unmarshal(b, v)
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
+	case errors.As(err, &syntax) && syntax.Offset >= int64(len(b)):
+		return customs.Errorf(customs.EMALFORMED, "The request body is not valid JSON: it ends before the JSON value does.")
 	case errors.As(err, &syntax):
 		return customs.Errorf(customs.EMALFORMED, "The request body is not valid JSON: %v (at byte %d).", err, syntax.Offset)
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return customs.Errorf(customs.EMALFORMED, "The request body is not valid JSON: it ends before the JSON value does.")
 	case errors.As(err, &typ) && typ.Field == "":
 		return customs.Errorf(customs.EINVALID, "Invalid request body: a JSON %s was given; allowed: a JSON object.", typ.Value)
 	case errors.As(err, &typ):
 		return customs.Errorf(customs.EINVALID, "Invalid parameter %s: a JSON %s was given; allowed: %s.", typ.Field, typ.Value, jsonKind(typ.Type))
 	case err != nil:
 		return customs.Errorf(customs.EMALFORMED, "The request body is not valid JSON: %v.", err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return customs.Errorf(customs.EMALFORMED, "The request body has data after the JSON object; send one JSON object.")
 	}
 	return nil
 }
