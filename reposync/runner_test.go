@@ -311,3 +311,49 @@ func TestRunnerInvalidRequest(t *testing.T) {
 		t.Errorf("%d tasks recorded for invalid requests, want none", len(tasks))
 	}
 }
+
+// TestRunnerSharedImages synchronizes shared images: the run refreshes the
+// repositories another domain shares with the project from the owner's rows.
+func TestRunnerSharedImages(t *testing.T) {
+	reg := newFakeRegistry(t)
+	pushImage(t, reg.Addr, "team/app:1", image(t, linuxAMD64, created1))
+	pushImage(t, reg.Addr, "team/app:2", image(t, linuxAMD64, created2))
+	pushImage(t, reg.Addr, "team/private:1", image(t, linuxAMD64, created1))
+	f := newFixture(t, reg.Addr)
+	ctx := t.Context()
+	swr := &customs.Registry{Name: "swr", Type: customs.SwrPrivate, Protocol: "http", Addr: reg.Addr}
+	if err := f.db.CreateRegistry(ctx, f.scope, swr); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.syncer.SyncRegistry(ctx, swr, func(reposync.Progress) {}); err != nil {
+		t.Fatal(err)
+	}
+	globex := &customs.Domain{Name: "globex"}
+	if err := f.db.CreateDomain(ctx, globex); err != nil {
+		t.Fatal(err)
+	}
+	recipient := &customs.Project{DomainID: globex.ID, Name: "local-1", Enabled: true}
+	if err := f.db.CreateProject(ctx, recipient); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.CreateShare(ctx, f.scope, &customs.Share{Namespace: "team", Repository: "app", AccessDomain: "globex", Permit: "read"}); err != nil {
+		t.Fatal(err)
+	}
+	scope := customs.ProjectScope(recipient.ID)
+	task, err := newRunner(t, f).RunSync(ctx, scope, customs.SyncRequest{ImageType: customs.SharedImage}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if task.State != customs.TaskFinished || task.Counts != (customs.SyncCounts{Added: 2}) || task.FailedReason != "" {
+		t.Errorf("shared image task: state %s, counts %+v, reason %q; want finished with 2 added", task.State, task.Counts, task.FailedReason)
+	}
+	imgs, total, err := f.db.FindImages(ctx, scope, customs.ImageFilter{Type: customs.SharedImage, Limit: 10})
+	if err != nil || total != 2 {
+		t.Fatalf("shared images: %d, %v", total, err)
+	}
+	for _, img := range imgs {
+		if img.Repository() != "team/app" || img.DomainName != "admin" || img.SharedStatus != customs.ShareEffective {
+			t.Errorf("shared image %s:%s from %q, %s", img.Repository(), img.Tag, img.DomainName, img.SharedStatus)
+		}
+	}
+}
