@@ -54,6 +54,9 @@ type grantSpec struct {
 	list, set   bool
 }
 
+// otherDomainProjects are the projects of the access matrix's second domain.
+var otherDomainProjects = map[string]bool{}
+
 // principalSpec is a caller of the access matrix and what it may do.
 type principalSpec struct {
 	name   string
@@ -82,7 +85,8 @@ func (o outcome) sees(ep string) bool {
 // project, asking for enterprise_project_id ep ("" when absent), computed
 // from the grants as written rather than by the code under test.
 func (p principalSpec) expect(project, action, ep string) outcome {
-	if p.other {
+	if p.other != otherDomainProjects[project] {
+		// A project of the other domain: the same answer whether or not it exists.
 		return outcome{status: 403, code: "HSS.0013"}
 	}
 	if ep == "" {
@@ -173,12 +177,19 @@ func TestAccessMatrix(t *testing.T) {
 	}
 	otherToken := f.loginIn(t, "other", "admin2", otherProject.ID)
 	otherKey := f.createAccessKey(t, otherToken, otherAdmin.ID)
+	otherDev := idOf(t, f.must(t, request{method: "POST", path: "/v3/projects", token: otherToken, body: `{"project":{"name":"` + region + `_dev"}}`}, 201), "project")
+	clear(otherDomainProjects)
+	otherDomainProjects[otherProject.ID], otherDomainProjects[otherDev] = true, true
+	otherTokens := map[string]string{otherProject.ID: otherToken, otherDev: f.loginIn(t, "other", "admin2", otherDev)}
 
 	// Credentials: tokens scoped to the path's project, or access keys
 	// signing with X-Project-Id as the SDK does.
 	tokens := map[[2]string]string{}
 	token := func(user string) func(t *testing.T, project string) request {
 		return func(t *testing.T, project string) request {
+			if otherDomainProjects[project] {
+				project = projectID // its own token, sent to another domain's project
+			}
 			k := [2]string{user, project}
 			if tokens[k] == "" {
 				tokens[k] = f.login(t, user, project)
@@ -196,7 +207,7 @@ func TestAccessMatrix(t *testing.T) {
 	readonlySpec := principalSpec{grants: []grantSpec{{project: projectID, list: true}}}
 	customSpec := principalSpec{grants: []grantSpec{{ep: ep1, list: true}, {ep: ep2, set: true}}}
 	groupedSpec := principalSpec{grants: []grantSpec{{project: dev, list: true, set: true}}}
-	otherSpec := principalSpec{other: true}
+	otherSpec := principalSpec{other: true, admin: true}
 	var principals []principalSpec
 	for _, p := range []struct {
 		spec   principalSpec
@@ -215,9 +226,14 @@ func TestAccessMatrix(t *testing.T) {
 		principals = append(principals, tok, key)
 	}
 	otherTok, otherSigned := otherSpec, otherSpec
-	otherTok.name, otherTok.request = "other-admin-token", func(*testing.T, string) request { return request{token: otherToken} }
-	otherSigned.name, otherSigned.request = "other-admin-aksk", func(*testing.T, string) request {
-		return request{key: &otherKey, header: map[string]string{"X-Project-Id": otherProject.ID}}
+	otherTok.name, otherTok.request = "other-admin-token", func(_ *testing.T, project string) request {
+		if tok, ok := otherTokens[project]; ok {
+			return request{token: tok}
+		}
+		return request{token: otherToken}
+	}
+	otherSigned.name, otherSigned.request = "other-admin-aksk", func(_ *testing.T, project string) request {
+		return request{key: &otherKey, header: map[string]string{"X-Project-Id": project}}
 	}
 	principals = append(principals, otherTok, otherSigned)
 
@@ -229,7 +245,8 @@ func TestAccessMatrix(t *testing.T) {
 	for _, pair := range []struct{ project, ep string }{
 		{projectID, "0"}, {projectID, ep1}, {projectID, ep2},
 		{dev, "0"}, {dev, ep1}, {dev, ep2},
-		{otherProject.ID, "0"}, {otherProject.ID, ep1},
+		{otherProject.ID, "0"}, {otherProject.ID, ep1}, {otherProject.ID, ep2},
+		{otherDev, "0"}, {otherDev, ep1}, {otherDev, ep2},
 	} {
 		scope := customs.ProjectScope(pair.project)
 		reg := &customs.Registry{Name: fmt.Sprintf("harbor-%d", n), Type: customs.Harbor, Protocol: "https", Addr: "harbor.example.com",
@@ -266,7 +283,7 @@ func TestAccessMatrix(t *testing.T) {
 	for _, seed := range []struct {
 		project string
 		keys    []string
-	}{{projectID, []string{"all", "private_image"}}, {dev, []string{"all"}}, {otherProject.ID, []string{"all"}}} {
+	}{{projectID, []string{"all", "private_image"}}, {dev, []string{"all"}}, {otherProject.ID, []string{"all"}}, {otherDev, []string{"all"}}} {
 		for _, key := range seed.keys {
 			task := &customs.SyncTask{Trigger: customs.TriggerManual, Key: key}
 			if err := f.db.CreateSyncTask(ctx, customs.ProjectScope(seed.project), task); err != nil {
@@ -276,7 +293,7 @@ func TestAccessMatrix(t *testing.T) {
 		}
 	}
 
-	projects := []struct{ id, name string }{{projectID, "region-a"}, {dev, "region-a_dev"}}
+	projects := []struct{ id, name string }{{projectID, "region-a"}, {dev, "region-a_dev"}, {otherProject.ID, "other-region-a"}, {otherDev, "other-region-a_dev"}}
 	eps := []struct{ param, name string }{{"", "absent"}, {"0", "0"}, {ep1, "ep-1"}, {ep2, "ep-2"}, {customs.AllGrantedEnterpriseProjects, "all"}}
 	type cell struct {
 		p       principalSpec
@@ -409,7 +426,7 @@ func TestAccessMatrix(t *testing.T) {
 	created := 0
 	run("create-registry", func(t *testing.T, c cell) {
 		want := c.p.expect(c.project, customs.ActionImagesSet, c.ep)
-		if !c.p.other && c.ep == customs.AllGrantedEnterpriseProjects {
+		if c.p.other == otherDomainProjects[c.project] && c.ep == customs.AllGrantedEnterpriseProjects {
 			want = outcome{status: 400, code: "HSS.0001"} // a registry belongs to one enterprise project
 		}
 		created++
