@@ -40,6 +40,7 @@ func (m *Main) command() *cobra.Command {
 	pf.StringVar(&configFile, "config", "", "file of CUSTOMS_*=value settings (applied before the environment)")
 	pf.String("data", m.Config.DataDir, "data directory (CUSTOMS_DATA)")
 	pf.String("region", m.Config.Region, "region name (CUSTOMS_REGION)")
+	pf.StringVar(&m.domain, "domain", "admin", "the domain (account) a command acts in")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		if configFile != "" {
 			if err := m.Config.LoadFile(configFile); err != nil {
@@ -98,32 +99,26 @@ func (m *Main) migrateCommand() *cobra.Command {
 	}
 }
 
-// project returns the project a command works on: by id or name, or the
-// project named after the region when there is exactly one.
+// project returns the project a command works on, in the domain of the
+// --domain flag: by id or name, or the project named after the region.
 func (m *Main) project(ctx context.Context, ref string) (*customs.Project, error) {
-	if ref != "" {
-		for _, f := range []customs.ProjectFilter{{ID: ref}, {Name: ref}} {
-			ps, err := m.DB.FindProjects(ctx, f)
-			if err != nil {
-				return nil, err
-			}
-			if len(ps) == 1 {
-				return ps[0], nil
-			}
-			if len(ps) > 1 {
-				return nil, fmt.Errorf("several projects are named %q; give the project id", ref)
-			}
-		}
-		return nil, fmt.Errorf("no project %q", ref)
-	}
-	ps, err := m.DB.FindProjects(ctx, customs.ProjectFilter{Name: m.Config.Region})
+	d, err := m.DB.FindDomainByName(ctx, m.domain)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("domain %q: %s", m.domain, customs.ErrorMessage(err))
 	}
-	if len(ps) != 1 {
-		return nil, fmt.Errorf("%d projects are named after region %q; choose one with --project", len(ps), m.Config.Region)
+	if ref == "" {
+		ref = m.Config.Region
 	}
-	return ps[0], nil
+	for _, f := range []customs.ProjectFilter{{DomainID: d.ID, ID: ref}, {DomainID: d.ID, Name: ref}} {
+		ps, err := m.DB.FindProjects(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		if len(ps) == 1 {
+			return ps[0], nil
+		}
+	}
+	return nil, fmt.Errorf("no project %q in domain %q; choose one with --project", ref, m.domain)
 }
 
 func (m *Main) syncCommand() *cobra.Command {

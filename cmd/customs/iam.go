@@ -14,9 +14,7 @@ import (
 // iamCommand administers identities on the data directory, as the
 // administrator of a domain: the operator's counterpart of the IAM API.
 func (m *Main) iamCommand() *cobra.Command {
-	var domainName string
-	cmd := &cobra.Command{Use: "iam", Short: "Administer domains, users, groups, access keys, policies and grants"}
-	cmd.PersistentFlags().StringVar(&domainName, "domain", "admin", "the domain to act in, as its administrator")
+	cmd := &cobra.Command{Use: "iam", Short: "Administer domains, users, groups, access keys, policies and grants, as a domain's administrator (--domain)"}
 
 	// operator opens the store and returns the domain administrator's
 	// principal, scoped to the project named after the region.
@@ -24,9 +22,9 @@ func (m *Main) iamCommand() *cobra.Command {
 		if err := m.OpenStore(ctx); err != nil {
 			return nil, err
 		}
-		d, err := m.DB.FindDomainByName(ctx, domainName)
+		d, err := m.DB.FindDomainByName(ctx, m.domain)
 		if err != nil {
-			return nil, fmt.Errorf("domain %q: %s", domainName, customs.ErrorMessage(err))
+			return nil, fmt.Errorf("domain %q: %s", m.domain, customs.ErrorMessage(err))
 		}
 		users, err := m.DB.FindUsers(ctx, d.ID)
 		if err != nil {
@@ -34,7 +32,7 @@ func (m *Main) iamCommand() *cobra.Command {
 		}
 		i := slices.IndexFunc(users, func(u *customs.User) bool { return u.Admin && u.Enabled })
 		if i < 0 {
-			return nil, fmt.Errorf("domain %q has no enabled administrator", domainName)
+			return nil, fmt.Errorf("domain %q has no enabled administrator", m.domain)
 		}
 		p := &customs.Principal{User: users[i], Domain: d, Region: m.Config.Region}
 		if ps, err := m.DB.FindProjects(ctx, customs.ProjectFilter{DomainID: d.ID, Name: m.Config.Region}); err == nil && len(ps) == 1 {

@@ -55,12 +55,13 @@ type Main struct {
 
 	warmed   chan struct{}
 	stopWarm func()
+	domain   string // the domain a command acts in (--domain)
 }
 
 // NewMain returns a Main with the default configuration and the process's
 // standard streams and environment.
 func NewMain() *Main {
-	return &Main{Config: DefaultConfig(), Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+	return &Main{Config: DefaultConfig(), Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, domain: "admin"}
 }
 
 // OpenStore opens the data directory: the secret key, the database (applying
