@@ -64,3 +64,7 @@ func ErrorMessage(err error) string {
 		return "Internal error."
 	}
 }
+
+// ErrRegistryAuth is in the chain of every error of a registry that refused
+// the credentials it was given (HTTP 401 or 403), whatever the operation.
+var ErrRegistryAuth = errors.New("the registry refused the credentials")

@@ -230,6 +230,9 @@ func TestStatusErrors(t *testing.T) {
 			if !errors.Is(err, tt.want) {
 				t.Errorf("Catalog() error = %v, want errors.Is %v", err, tt.want)
 			}
+			if auth := tt.status != http.StatusNotFound; errors.Is(err, customs.ErrRegistryAuth) != auth {
+				t.Errorf("errors.Is(%v, customs.ErrRegistryAuth) = %v, want %v", err, !auth, auth)
+			}
 			if want := fmt.Sprintf(tt.wantMsg, addr); err == nil || err.Error() != want {
 				t.Errorf("Catalog() error = %q, want %q", err, want)
 			}

@@ -43,7 +43,8 @@ func (e *statusError) Error() string {
 
 // Unwrap gives the sentinel for errors.Is and, for a 404, the application
 // code customs.ENOTFOUND, which is how consumers that do not import this
-// package (reposync) learn that a tag or repository is gone.
+// package (reposync) learn that a tag or repository is gone; for a 401 or
+// 403, customs.ErrRegistryAuth (the scanner's authentication_failed).
 func (e *statusError) Unwrap() []error {
 	sentinel := e.sentinel()
 	switch {
@@ -51,6 +52,8 @@ func (e *statusError) Unwrap() []error {
 		return nil
 	case e.Status == http.StatusNotFound:
 		return []error{sentinel, &customs.Error{Code: customs.ENOTFOUND, Message: "Not found in the registry."}}
+	case e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden:
+		return []error{sentinel, customs.ErrRegistryAuth}
 	}
 	return []error{sentinel}
 }
