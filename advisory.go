@@ -31,3 +31,14 @@ type EcosystemStatus struct {
 	Newest     time.Time // the newest record's modified time
 	ImportedAt time.Time // when the last import changed a record
 }
+
+// SignatureFile is a malware signature file as imported (ClamAV formats:
+// .hdb, .hsb, .hdu, .hsu, .fp, .sfp, .cvd, .cld). Workers build their
+// signature database from the stored files.
+type SignatureFile struct {
+	Name       string // the file name, whose extension says its format
+	SHA256     string
+	Size       int64
+	Content    []byte
+	ImportedAt time.Time
+}

@@ -200,3 +200,79 @@ type FileInfo struct {
 	Linkname string // symbolic or hard link target
 	ModTime  time.Time
 }
+
+// ImageSelector picks the image versions a detail query (vulnerabilities,
+// malware, baseline) reads: the rows of Type in the caller's scope whose
+// given fields match exactly. At least one of (Namespace, Name, Tag) or
+// ImageID must be given. When it picks several manifests, or a multi-arch
+// index, the details are the distinct union over their image manifests,
+// counted the way the list's counters count them.
+type ImageSelector struct {
+	Type       ImageType
+	Namespace  string
+	Name       string
+	Tag        string
+	ImageID    string
+	InstanceID string
+}
+
+// Repair necessities (HSS repair_necessity).
+const (
+	RepairImmediate = "immediate_repair"
+	RepairDelay     = "delay_repair"
+	RepairNotNeeded = "not_needed_repair"
+)
+
+// Vulnerability types (HSS type).
+const (
+	VulLinux = "linux_vul" // a package of the operating system's package manager
+	VulApp   = "app_vul"   // an application's package
+)
+
+// VulnerabilityFilter narrows an image's findings (spec §3
+// ListImageVulnerabilities). Zero values do not filter.
+type VulnerabilityFilter struct {
+	RepairNecessity string
+	VulID           string // substring of the advisory id
+	AppName         string // the package name, exactly
+	Type            string // VulLinux or VulApp
+	Offset, Limit   int
+}
+
+// MalwareFilter narrows an image's malicious files.
+type MalwareFilter struct {
+	FileName      string // substring of the file's base name
+	Offset, Limit int
+}
+
+// BaselineFilter narrows an image's baseline results. Zero values do not filter.
+type BaselineFilter struct {
+	CheckName     string
+	CheckType     string
+	Standard      string
+	Severity      string
+	RuleID        string
+	RuleName      string // substring
+	Result        string // "pass" or "failed"
+	Offset, Limit int
+}
+
+// BaselineCheck summarises one group of baseline rules on an image (spec §3
+// ListImageRiskConfigs).
+type BaselineCheck struct {
+	CheckName   string
+	CheckType   string
+	Standard    string
+	Severity    string // the highest severity among the group's failed rules, else among its rules
+	RuleNum     int
+	FailedNum   int
+	Description string // check_type_desc
+}
+
+// ScanTarget is where a manifest digest can be pulled from: one of the
+// repositories whose tags point at it (or at an index holding it).
+type ScanTarget struct {
+	ProjectID  string
+	RegistryID string
+	Repository string
+}

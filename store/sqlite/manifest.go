@@ -99,6 +99,17 @@ func (db *DB) PutManifests(ctx context.Context, manifests []*customs.Manifest) e
 		if err != nil {
 			return fmt.Errorf("put manifests: %w", err)
 		}
+		var links [][]any
+		for _, m := range manifests {
+			for _, c := range m.Children {
+				links = append(links, []any{m.Digest, c.Digest})
+			}
+		}
+		err = tx.execValues(ctx, `WITH l (parent, child) AS (`, `) INSERT OR IGNORE INTO manifest_children (parent_id, child_digest)
+			SELECT p.id, l.child FROM l JOIN manifests p ON p.digest = l.parent`, links, nil)
+		if err != nil {
+			return fmt.Errorf("put manifests: link children: %w", err)
+		}
 		return nil
 	})
 }

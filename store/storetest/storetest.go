@@ -75,6 +75,27 @@ type Store interface {
 	ApplyRepositoryUpdates(ctx context.Context, scope customs.Scope, registryID string, us []customs.RepositoryUpdate) (customs.SyncCounts, error)
 	SetScanSummaries(ctx context.Context, summaries map[string]customs.ScanSummary) error
 
+	QueueScans(ctx context.Context, digests []string) ([]string, error)
+	StartScan(ctx context.Context, digest string) error
+	FailScan(ctx context.Context, digest, reason string) error
+	SaveScanResult(ctx context.Context, res *customs.ScanResult) error
+	ScanTargets(ctx context.Context, digest string) ([]customs.ScanTarget, error)
+	FindVulnerabilities(ctx context.Context, scope customs.Scope, sel customs.ImageSelector, f customs.VulnerabilityFilter) ([]customs.Finding, int, error)
+	FindMalware(ctx context.Context, scope customs.Scope, sel customs.ImageSelector, f customs.MalwareFilter) ([]customs.MaliciousFile, int, error)
+	FindBaselineChecks(ctx context.Context, scope customs.Scope, sel customs.ImageSelector, f customs.BaselineFilter) ([]customs.BaselineCheck, int, error)
+	FindBaselineResults(ctx context.Context, scope customs.Scope, sel customs.ImageSelector, f customs.BaselineFilter) ([]customs.BaselineResult, int, error)
+
+	AdvisoryModified(ctx context.Context) (map[string]time.Time, error)
+	ImportAdvisories(ctx context.Context, source string, fn func(put func(*customs.Advisory) error) error) error
+	Advisories(ctx context.Context, keys []customs.PackageKey) ([]*customs.Advisory, error)
+	EcosystemStatuses(ctx context.Context) ([]customs.EcosystemStatus, error)
+	Inventories(ctx context.Context, keys []customs.PackageKey, fn func(digest string, pkgs []customs.Package) error) error
+	ReplaceFindings(ctx context.Context, findings map[string][]customs.Finding) error
+
+	PutSignatureFile(ctx context.Context, f *customs.SignatureFile) error
+	SignatureFiles(ctx context.Context, content bool) ([]*customs.SignatureFile, error)
+	DeleteSignatureFile(ctx context.Context, name string) error
+
 	CreateShare(ctx context.Context, scope customs.Scope, sh *customs.Share) error
 	FindShares(ctx context.Context, scope customs.Scope, f customs.ShareFilter) ([]*customs.Share, error)
 	UpdateShare(ctx context.Context, scope customs.Scope, sh *customs.Share) error
@@ -113,6 +134,9 @@ func Run(t *testing.T, open Opener) {
 	t.Run("SyncTasks", func(t *testing.T) { testSyncTasks(t, open) })
 	t.Run("Shares", func(t *testing.T) { testShares(t, open) })
 	t.Run("ScopeRequired", func(t *testing.T) { testScopeRequired(t, open) })
+	t.Run("ScanResults", func(t *testing.T) { testScanResults(t, open) })
+	t.Run("Advisories", func(t *testing.T) { testAdvisories(t, open) })
+	t.Run("SignatureFiles", func(t *testing.T) { testSignatureFiles(t, open) })
 }
 
 // clock is a settable clock for a test.
