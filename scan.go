@@ -1,6 +1,7 @@
 package customs
 
 import (
+	"errors"
 	"io/fs"
 	"time"
 )
@@ -275,4 +276,24 @@ type ScanTarget struct {
 	ProjectID  string
 	RegistryID string
 	Repository string
+}
+
+// ScanFailure is a scan that ended without a result: Reason is the
+// scan_failed_desc (a Fail* value), Err the cause.
+type ScanFailure struct {
+	Reason string
+	Err    error
+}
+
+func (f *ScanFailure) Error() string { return f.Reason + ": " + f.Err.Error() }
+func (f *ScanFailure) Unwrap() error { return f.Err }
+
+// ScanFailureReason is the scan_failed_desc of a scan error:
+// FailUnknown unless a *ScanFailure in err's chain says otherwise.
+func ScanFailureReason(err error) string {
+	var f *ScanFailure
+	if errors.As(err, &f) && f.Reason != "" {
+		return f.Reason
+	}
+	return FailUnknown
 }

@@ -18,13 +18,14 @@ import (
 
 // QueueScans marks the stored manifests among digests as waiting for a scan,
 // with the image manifests of those that are indexes, unless they are being
-// scanned now. It returns the digests of the image manifests to scan (an index
-// is scanned through its children), without duplicates. Unscannable
-// manifests (other platforms, schema 1, artifacts) are left as they are.
-func (db *DB) QueueScans(ctx context.Context, digests []string) ([]string, error) {
+// scanned now; with rescan false, only those never scanned. It returns the
+// digests of the image manifests to scan (an index is scanned through its
+// children), without duplicates. Unscannable manifests (other platforms,
+// schema 1, artifacts) are left as they are.
+func (db *DB) QueueScans(ctx context.Context, digests []string, rescan bool) ([]string, error) {
 	var out []string
 	err := db.update(ctx, func(tx *Tx) error {
-		ids, err := tx.scannableImages(ctx, digests)
+		ids, err := tx.scannableImages(ctx, digests, rescan)
 		if err != nil {
 			return err
 		}
@@ -40,6 +41,25 @@ func (db *DB) QueueScans(ctx context.Context, digests []string) ([]string, error
 	})
 	if err != nil {
 		return nil, fmt.Errorf("queue scans: %w", err)
+	}
+	return out, nil
+}
+
+// PendingScans returns the image manifests waiting for a scan or being
+// scanned, oldest queued first: after a restart, their jobs are queued again.
+func (db *DB) PendingScans(ctx context.Context) ([]string, error) {
+	var out []string
+	err := db.view(ctx, func(tx *Tx) error {
+		return tx.each(ctx, `SELECT digest FROM manifests WHERE kind = 'image' AND scan_status IN ('waiting_for_scan', 'scanning')
+			ORDER BY scan_queued_at, digest`, nil, func(r *sql.Rows) error {
+			var d string
+			err := r.Scan(&d)
+			out = append(out, d)
+			return err
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("find pending scans: %w", err)
 	}
 	return out, nil
 }
@@ -192,14 +212,19 @@ func (tx *Tx) imageManifestID(ctx context.Context, digest string) (int64, error)
 }
 
 // scannableImages returns the ids of the scannable image manifests among
-// digests and among the children of the indexes among them.
-func (tx *Tx) scannableImages(ctx context.Context, digests []string) ([]int64, error) {
+// digests and among the children of the indexes among them; with rescan
+// false, only those never scanned.
+func (tx *Tx) scannableImages(ctx context.Context, digests []string, rescan bool) ([]int64, error) {
+	cond, childCond := ``, ``
+	if !rescan {
+		cond, childCond = ` AND scan_status = 'unscan'`, ` AND c.scan_status = 'unscan'`
+	}
 	var ids []int64
 	for chunk := range slices.Chunk(digests, 500) {
 		args := anys(chunk)
-		err := tx.each(ctx, `SELECT id FROM manifests WHERE digest IN (`+placeholders(len(chunk))+`) AND kind = 'image' AND scannable
+		err := tx.each(ctx, `SELECT id FROM manifests WHERE digest IN (`+placeholders(len(chunk))+`) AND kind = 'image' AND scannable`+cond+`
 			UNION SELECT c.id FROM manifests p JOIN manifest_children l ON l.parent_id = p.id JOIN manifests c ON c.digest = l.child_digest
-			WHERE p.digest IN (`+placeholders(len(chunk))+`) AND c.kind = 'image' AND c.scannable`, append(args, args...), func(r *sql.Rows) error {
+			WHERE p.digest IN (`+placeholders(len(chunk))+`) AND c.kind = 'image' AND c.scannable`+childCond, append(args, args...), func(r *sql.Rows) error {
 			var id int64
 			err := r.Scan(&id)
 			ids = append(ids, id)

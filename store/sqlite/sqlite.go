@@ -101,11 +101,7 @@ func (db *DB) Open(ctx context.Context) error {
 	}
 	// temp_store=MEMORY keeps statement journals (which a multi-row INSERT
 	// writes, to undo just itself on a constraint failure) off the disk.
-	pragmas := url.Values{}
-	for _, p := range []string{"temp_store(MEMORY)", "busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(NORMAL)", "mmap_size(1073741824)", "cache_size(-65536)"} {
-		pragmas.Add("_pragma", p)
-	}
-	dsn := "file:" + db.Path + "?" + pragmas.Encode()
+	dsn := db.dsn()
 	var err error
 	// The writer gets a larger page cache and checkpoints less often (every
 	// 256 MiB of WAL, truncated back to 64 MiB after): a synchronization
@@ -140,6 +136,27 @@ func (db *DB) Open(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+func (db *DB) dsn() string {
+	pragmas := url.Values{}
+	for _, p := range []string{"temp_store(MEMORY)", "busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(NORMAL)", "mmap_size(1073741824)", "cache_size(-65536)"} {
+		pragmas.Add("_pragma", p)
+	}
+	return "file:" + db.Path + "?" + pragmas.Encode()
+}
+
+// Handle returns a handle on the database of one connection of its own, for
+// a component that keeps its own tables in it (the job queue). The caller
+// closes it.
+func (db *DB) Handle() (*sql.DB, error) {
+	h, err := sql.Open("sqlite", db.dsn()+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", db.Path, err)
+	}
+	h.SetMaxOpenConns(1)
+	h.SetConnMaxIdleTime(0)
+	return h, nil
 }
 
 // Close closes the database.

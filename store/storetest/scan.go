@@ -80,7 +80,7 @@ func testScanResults(t *testing.T, open Opener) {
 	}
 
 	t.Run("queue", func(t *testing.T) {
-		got, err := f.s.QueueScans(ctx, []string{single.Digest, idx.Digest, win.Digest, digest("never stored")})
+		got, err := f.s.QueueScans(ctx, []string{single.Digest, idx.Digest, win.Digest, digest("never stored")}, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -95,6 +95,10 @@ func testScanResults(t *testing.T, open Opener) {
 		if diff := cmp.Diff([]customs.ScanStatus{customs.ScanWaiting, customs.ScanWaiting, customs.ScanWaiting, customs.ScanUnscan}, status(row("team/multi", "1"))); diff != "" {
 			t.Errorf("index status after queueing (-want +got):\n%s", diff)
 		}
+		pending, err := f.s.PendingScans(ctx)
+		if diff := cmp.Diff(sortedStrings(want), sortedStrings(pending)); err != nil || diff != "" {
+			t.Errorf("PendingScans() %v (-want +got):\n%s", err, diff)
+		}
 		wantCode(t, f.s.StartScan(ctx, idx.Digest), customs.EINVALID)
 		wantCode(t, f.s.StartScan(ctx, digest("never stored")), customs.ENOTFOUND)
 	})
@@ -107,7 +111,7 @@ func testScanResults(t *testing.T, open Opener) {
 			t.Errorf("index while one child scans (-want +got):\n%s", diff)
 		}
 		// Queueing again does not take a scanning image back to waiting.
-		if _, err := f.s.QueueScans(ctx, []string{idx.Digest}); err != nil {
+		if _, err := f.s.QueueScans(ctx, []string{idx.Digest}, true); err != nil {
 			t.Fatal(err)
 		}
 		if got := row("team/multi", "1").Children[0].ScanStatus; got != customs.ScanScanning {
@@ -236,6 +240,16 @@ func testScanResults(t *testing.T, open Opener) {
 			t.Errorf("baseline result round trip (-want +got):\n%s", diff)
 		}
 
+		// Queueing what was scanned does nothing unless asked to rescan.
+		if got, err := f.s.QueueScans(ctx, []string{single.Digest}, false); err != nil || len(got) != 0 {
+			t.Errorf("QueueScans(scanned, rescan false) = %v, %v; want nothing", got, err)
+		}
+		if got, err := f.s.QueueScans(ctx, []string{single.Digest}, true); err != nil || len(got) != 1 {
+			t.Errorf("QueueScans(scanned, rescan true) = %v, %v; want the image", got, err)
+		}
+		if img := row("team/app", "1"); img.ScanStatus != customs.ScanWaiting || img.VulNum != 5 {
+			t.Errorf("queued for a rescan: %s with vul_num %d; want waiting_for_scan, keeping 5 until the rescan ends", img.ScanStatus, img.VulNum)
+		}
 		// A rescan replaces what the last one found.
 		if err := f.s.SaveScanResult(ctx, scanResult(single, 1, 0, 0, t0.Add(4*time.Minute))); err != nil {
 			t.Fatal(err)

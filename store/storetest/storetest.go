@@ -75,7 +75,8 @@ type Store interface {
 	ApplyRepositoryUpdates(ctx context.Context, scope customs.Scope, registryID string, us []customs.RepositoryUpdate) (customs.SyncCounts, error)
 	SetScanSummaries(ctx context.Context, summaries map[string]customs.ScanSummary) error
 
-	QueueScans(ctx context.Context, digests []string) ([]string, error)
+	QueueScans(ctx context.Context, digests []string, rescan bool) ([]string, error)
+	PendingScans(ctx context.Context) ([]string, error)
 	StartScan(ctx context.Context, digest string) error
 	FailScan(ctx context.Context, digest, reason string) error
 	SaveScanResult(ctx context.Context, res *customs.ScanResult) error
