@@ -58,8 +58,17 @@ type Syncer struct {
 	// Concurrency bounds the repositories, and the tags within each, worked
 	// on at once; the client bounds its requests in flight on its own.
 	Concurrency int
-	Now         func() time.Time
-	Logger      *slog.Logger
+	// Scans, when set, is given the digests of the tags each repository's
+	// synchronization found new or moved, to scan those never scanned.
+	Scans  ScanQueue
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// ScanQueue queues scans of what synchronizations find (implemented by
+// scanjob.Runner).
+type ScanQueue interface {
+	QueueNew(ctx context.Context, digests []string) error
 }
 
 // Progress is how far the synchronization of one registry has come.
@@ -255,6 +264,17 @@ func (s *Syncer) syncRepository(ctx context.Context, client Registry, cache *man
 	}
 	if res.counts, err = s.Store.ApplyRepositoryUpdates(ctx, scope, reg.ID, []customs.RepositoryUpdate{update}); err != nil {
 		return nil, err
+	}
+	if s.Scans != nil && len(update.Upserts) > 0 {
+		digests := make([]string, len(update.Upserts))
+		for i, u := range update.Upserts {
+			digests[i] = u.Digest
+		}
+		// The rows are recorded; a scan that could not be queued can be
+		// asked for again, so it does not fail the synchronization.
+		if err := s.Scans.QueueNew(ctx, digests); err != nil {
+			s.Logger.Error("queue scans of new images", "registry", reg.Name, "repository", repo, "err", err)
+		}
 	}
 	return res, nil
 }

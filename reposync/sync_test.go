@@ -1,6 +1,7 @@
 package reposync_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -805,5 +806,58 @@ func TestSyncRepositoryListFailure(t *testing.T) {
 	}
 	if reg := f.registry(t, f.reg.ID); reg.Status != customs.RegistrySuccess || reg.ImagesNum != 12 {
 		t.Errorf("registry status %q, images %d; want success, 12", reg.Status, reg.ImagesNum)
+	}
+}
+
+// scanQueue records the digests a synchronization asks to scan.
+type scanQueue struct {
+	mu      sync.Mutex
+	digests []string
+}
+
+func (q *scanQueue) QueueNew(_ context.Context, digests []string) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.digests = append(q.digests, digests...)
+	return nil
+}
+
+func (q *scanQueue) take() []string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	d := q.digests
+	q.digests = nil
+	slices.Sort(d)
+	return slices.Compact(d)
+}
+
+func TestSyncQueuesScans(t *testing.T) {
+	r := newFakeRegistry(t)
+	s := seed(t, r.Addr)
+	f := newFixture(t, r.Addr)
+	q := &scanQueue{}
+	f.syncer.Scans = q
+
+	f.mustSync(t, syncTime0)
+	want := []string{s.a.digest, s.b.digest, s.tool.digest, s.multi.digest, s.win.digest, s.chart.digest,
+		s.busybox.digest, s.epoch.digest, s.zero.digest, s.future.digest}
+	slices.Sort(want)
+	if diff := cmp.Diff(want, q.take()); diff != "" {
+		t.Errorf("digests queued by the first sync mismatch (-want +got):\n%s", diff)
+	}
+
+	f.mustSync(t, syncTime1)
+	if got := q.take(); len(got) != 0 {
+		t.Errorf("a re-sync with nothing changed queued %v, want nothing", got)
+	}
+
+	c := pushImage(t, r.Addr, "team/app:stable", image(t, linuxAMD64, created3)) // moved
+	d := pushImage(t, r.Addr, "team/app:3.0", image(t, linuxAMD64, created4))    // new
+	r.deleteTag(t, "busybox", "1")
+	f.mustSync(t, syncTime1.Add(time.Hour))
+	want = []string{c.digest, d.digest}
+	slices.Sort(want)
+	if diff := cmp.Diff(want, q.take()); diff != "" {
+		t.Errorf("digests queued after a tag moved and one was added mismatch (-want +got):\n%s", diff)
 	}
 }
