@@ -602,3 +602,37 @@ func (tx *Tx) indexRows(ctx context.Context, where string, args []any, fn func(l
 	}
 	return rows.Err()
 }
+
+// ScanSummaries returns the scan outcome of each stored manifest among
+// digests, by digest (an index's is the aggregate of its children's).
+func (db *DB) ScanSummaries(ctx context.Context, digests []string) (map[string]customs.ScanSummary, error) {
+	out := make(map[string]customs.ScanSummary, len(digests))
+	err := db.view(ctx, func(tx *Tx) error {
+		for chunk := range slices.Chunk(digests, 500) {
+			args := make([]any, len(chunk))
+			for i, d := range chunk {
+				args[i] = d
+			}
+			err := tx.each(ctx, `SELECT digest, scan_status, scan_failed_desc, scanned_at, vul_num, unsafe_setting_num, malicious_file_num
+				FROM manifests WHERE digest IN (`+placeholders(len(chunk))+`)`, args, func(r *sql.Rows) error {
+				var d string
+				var s customs.ScanSummary
+				var at int64
+				if err := r.Scan(&d, &s.Status, &s.FailedDesc, &at, &s.VulNum, &s.UnsafeSettingNum, &s.MaliciousFileNum); err != nil {
+					return err
+				}
+				s.ScannedAt = customs.FromUnixMilli(at)
+				out[d] = s
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read scan summaries: %w", err)
+	}
+	return out, nil
+}

@@ -195,6 +195,13 @@ func testScanSummaries(t *testing.T, open Opener) {
 	if err := f.s.SetScanSummaries(ctx, map[string]customs.ScanSummary{shared.Digest: sum}); err != nil {
 		t.Fatal(err)
 	}
+	got, err := f.s.ScanSummaries(ctx, []string{shared.Digest, digest("never stored")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]customs.ScanSummary{shared.Digest: sum}, got, timeMS); diff != "" {
+		t.Errorf("ScanSummaries (-want +got):\n%s", diff)
+	}
 	f.put(t, regA, "x/late", "1", shared, f.clock.now()) // a tag seen after the scan inherits it
 	summary := func(img *customs.Image) customs.ScanSummary {
 		return customs.ScanSummary{Status: img.ScanStatus, FailedDesc: img.ScanFailedDesc, ScannedAt: img.ScannedAt, VulNum: img.VulNum, UnsafeSettingNum: img.UnsafeSettingNum, MaliciousFileNum: img.MaliciousFileNum}
@@ -225,7 +232,7 @@ func testScanSummaries(t *testing.T, open Opener) {
 		t.Error("SetScanSummaries accepted status \"done\"")
 	}
 	// A digest never synchronized cannot have been scanned; the whole batch is refused.
-	err := f.s.SetScanSummaries(ctx, map[string]customs.ScanSummary{shared.Digest: {Status: customs.ScanFailed}, digest("never stored"): {Status: customs.ScanSuccess}})
+	err = f.s.SetScanSummaries(ctx, map[string]customs.ScanSummary{shared.Digest: {Status: customs.ScanFailed}, digest("never stored"): {Status: customs.ScanSuccess}})
 	if err == nil {
 		t.Error("SetScanSummaries accepted a digest whose manifest is not stored")
 	}

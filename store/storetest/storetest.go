@@ -74,6 +74,7 @@ type Store interface {
 	FindTags(ctx context.Context, scope customs.Scope, registryID, repository string) ([]customs.TagState, error)
 	ApplyRepositoryUpdates(ctx context.Context, scope customs.Scope, registryID string, us []customs.RepositoryUpdate) (customs.SyncCounts, error)
 	SetScanSummaries(ctx context.Context, summaries map[string]customs.ScanSummary) error
+	ScanSummaries(ctx context.Context, digests []string) (map[string]customs.ScanSummary, error)
 
 	QueueScans(ctx context.Context, digests []string, rescan bool) ([]string, error)
 	PendingScans(ctx context.Context) ([]string, error)
