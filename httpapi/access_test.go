@@ -139,10 +139,11 @@ type seededRow struct {
 // status and the rows against what the grants allow.
 func TestAccessMatrix(t *testing.T) {
 	starts := &recordingStarts{}
+	queue := &recordingQueue{}
 	f := newFixture(t, func(t *testing.T, f *fixture) {
 		starts.db = f.db
 		f.srv.Sync = starts
-	})
+	}, withScans(queue))
 	ctx := t.Context()
 
 	// The first domain's identities, through the API.
@@ -240,6 +241,7 @@ func TestAccessMatrix(t *testing.T) {
 	// Seeded rows, through the store: a registry with a different number of
 	// images in each (project, enterprise project), in both domains.
 	var registries, images []seededRow
+	v0Digests := map[string]string{} // by registry id
 	tasks := map[string][]string{}
 	n := 0
 	for _, pair := range []struct{ project, ep string }{
@@ -279,6 +281,14 @@ func TestAccessMatrix(t *testing.T) {
 				images = append(images, seededRow{fmt.Sprint(img.ID), pair.project, pair.ep})
 			}
 		}
+		// Tag v0 of each registry fails a baseline rule named after the registry.
+		v0 := image(reg.ID+"-0", 1000)
+		if err := f.db.SaveScanResult(ctx, &customs.ScanResult{Digest: v0.Digest, ScannedAt: epoch, Baseline: []customs.BaselineResult{{
+			RuleID: "rule-" + reg.ID, RuleName: "rule of " + reg.ID, CheckName: "matrix", CheckType: "matrix", Standard: "hw_standard", Severity: customs.SeverityLow,
+		}}}); err != nil {
+			t.Fatal(err)
+		}
+		v0Digests[reg.ID] = v0.Digest
 	}
 	for _, seed := range []struct {
 		project string
@@ -386,6 +396,13 @@ func TestAccessMatrix(t *testing.T) {
 			checkPage(t, res, visible(registries, c.project, want), func(row map[string]any) string { return row["id"].(string) })
 		}
 	})
+	run("risk-config-rules", func(t *testing.T, c cell) {
+		want := c.p.expect(c.project, customs.ActionImagesList, c.ep)
+		if res, ok := send(t, c, want, "GET", "/image/baseline/risk-configs/matrix/rules",
+			"image_type=instance_image&namespace=team&image_name=app&image_version=v0&standard=hw_standard&limit=200", ""); ok {
+			checkPage(t, res, visible(registries, c.project, want), func(row map[string]any) string { return strings.TrimPrefix(row["check_rule_id"].(string), "rule-") })
+		}
+	})
 	run("list-tasks", func(t *testing.T, c cell) {
 		want := c.p.expect(c.project, customs.ActionImagesList, c.ep)
 		if res, ok := send(t, c, want, "GET", "/image/tasks", "type=image_sync&limit=200", ""); ok {
@@ -480,6 +497,26 @@ func TestAccessMatrix(t *testing.T) {
 		want := c.p.expect(c.project, customs.ActionImagesSet, c.ep)
 		send(t, c, want, "POST", "/image/synchronize", "", `{"image_type":"instance_image"}`)
 		wantScope(t, c.project, want)
+	})
+	run("batch-scan", func(t *testing.T, c cell) {
+		want := c.p.expect(c.project, customs.ActionImagesSet, c.ep)
+		send(t, c, want, "POST", "/image/batch-scan", "",
+			`{"image_type":"instance_image","operate_all":true,"namespace":"team","image_name":"app","image_version":"v0"}`)
+		got := queue.take()
+		if want.status != http.StatusOK {
+			if len(got) != 0 {
+				t.Errorf("a refused request queued %v", got)
+			}
+			return
+		}
+		var digests []string
+		for _, id := range visible(registries, c.project, want) {
+			digests = append(digests, v0Digests[id])
+		}
+		slices.Sort(digests)
+		if diff := cmp.Diff([][]string{digests}, got); diff != "" {
+			t.Errorf("queued (-want +got):\n%s", diff)
+		}
 	})
 	run("image-sync-task", func(t *testing.T, c cell) {
 		want := c.p.expect(c.project, customs.ActionImagesSet, c.ep)

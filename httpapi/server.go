@@ -8,7 +8,7 @@
 //
 // It holds no business logic and no storage: every request is validated,
 // converted to domain types and handed to the small interfaces below, whose
-// implementations (the store, iam, reposync) cmd/customs wires in.
+// implementations (the store, iam, reposync, scanjob) cmd/customs wires in.
 package httpapi
 
 import (
@@ -86,6 +86,11 @@ type Server struct {
 	// Shares keeps the repositories shared with other domains; nil leaves
 	// the sharing endpoints out.
 	Shares ShareService
+	// Scans reads scan results; nil leaves the result endpoints
+	// (vulnerabilities, malware, baseline) and batch-scan out.
+	Scans ScanResults
+	// ScanQueue queues scans; nil leaves batch-scan out.
+	ScanQueue ScanQueue
 
 	Logger *slog.Logger     // default slog.Default().With("component", "httpapi")
 	Now    func() time.Time // default time.Now
@@ -116,6 +121,9 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /v5/{project_id}/image/tasks", s.hss(s.listTasks))
 	if s.Shares != nil {
 		s.shareRoutes(mux)
+	}
+	if s.Scans != nil {
+		s.scanRoutes(mux)
 	}
 
 	// Everything else, including a known path with another method, gets the

@@ -673,3 +673,42 @@ func (db *DB) FindBaselineResults(ctx context.Context, scope customs.Scope, sel 
 	}
 	return out, total, nil
 }
+
+// SelectDigests returns, for each selector of sels, the distinct manifest
+// digests (an index's own, not its children's) of the rows in scope of the
+// selector's Type whose Namespace, Name and Tag equal the selector's, the
+// empty namespace of a single-segment repository included, and whose
+// registry is InstanceID when it is given. A selector that picks no row has
+// no digests. It resolves the image list of a batch scan.
+func (db *DB) SelectDigests(ctx context.Context, scope customs.Scope, sels []customs.ImageSelector) ([][]string, error) {
+	out := make([][]string, len(sels))
+	err := db.view(ctx, func(tx *Tx) error {
+		if err := scope.Validate(); err != nil {
+			return err
+		}
+		where, args := scopeWhere(scope, "i.")
+		for n, sel := range sels {
+			q := `SELECT DISTINCT m.digest FROM images i JOIN manifests m ON m.id = i.manifest_id WHERE ` + where +
+				` AND i.image_type = ? AND i.namespace = ? AND i.name = ? AND i.tag = ?`
+			a := append(slices.Clone(args), sel.Type, sel.Namespace, sel.Name, sel.Tag)
+			if sel.InstanceID != "" {
+				q += ` AND i.registry_id = ?`
+				a = append(a, sel.InstanceID)
+			}
+			err := tx.each(ctx, q+` ORDER BY m.digest`, a, func(r *sql.Rows) error {
+				var d string
+				err := r.Scan(&d)
+				out[n] = append(out[n], d)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("select digests of %d images: %w", len(sels), err)
+	}
+	return out, nil
+}

@@ -287,6 +287,34 @@ func testScanResults(t *testing.T, open Opener) {
 			t.Errorf("ScanTargets(unknown) = %v, %v; want none", got, err)
 		}
 	})
+
+	t.Run("select digests", func(t *testing.T) {
+		s := f.s
+		private := func(ns, name, tag, instance string) customs.ImageSelector {
+			return customs.ImageSelector{Type: customs.PrivateImage, Namespace: ns, Name: name, Tag: tag, InstanceID: instance}
+		}
+		sels := []customs.ImageSelector{
+			private("team", "app", "1", ""),
+			private("team", "multi", "1", ""),      // an index: its own digest
+			private("team", "app", "", ""),         // the tag is exact, empty included
+			private("team", "ap", "1", ""),         // the name is exact, not a substring
+			private("", "app", "1", ""),            // the namespace is exact, empty included
+			private("team", "app", "same", reg.ID), // in that registry
+			private("team", "app", "1", "another-registry"),
+			{Type: customs.InstanceImage, Namespace: "team", Name: "app", Tag: "1"},
+		}
+		got, err := s.SelectDigests(ctx, f.allA, sels)
+		want := [][]string{{single.Digest}, {idx.Digest}, nil, nil, nil, {single.Digest}, nil, nil}
+		if diff := cmp.Diff(want, got); err != nil || diff != "" {
+			t.Errorf("SelectDigests() %v (-want +got):\n%s", err, diff)
+		}
+		got, err = s.SelectDigests(ctx, f.allB, sels[:1])
+		if diff := cmp.Diff([][]string{nil}, got); err != nil || diff != "" {
+			t.Errorf("SelectDigests() in another project %v (-want +got):\n%s", err, diff)
+		}
+		_, err = s.SelectDigests(ctx, customs.Scope{}, sels[:1])
+		wantCode(t, err, customs.EINTERNAL)
+	})
 }
 
 // checkTotals checks that the detail queries count what the list row says.
