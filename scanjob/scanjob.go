@@ -162,12 +162,19 @@ func (r *Runner) Start(ctx context.Context) error {
 	return r.client.Start(ctx)
 }
 
-// Stop waits for running jobs to finish (or ctx to end).
+// Stop waits for running jobs to finish until ctx ends, then cancels them:
+// a cancelled scan is not recorded as failed and runs again at the next
+// start.
 func (r *Runner) Stop(ctx context.Context) error {
 	if r.client == nil || r.Workers == 0 {
 		return nil
 	}
-	return r.client.Stop(ctx)
+	if err := r.client.Stop(ctx); !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	cancelCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	return r.client.StopAndCancel(cancelCtx)
 }
 
 // QueueScans marks the manifests (and an index's image manifests) as waiting
