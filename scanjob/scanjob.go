@@ -53,6 +53,9 @@ type Matcher interface {
 // Args is a scan job: the image manifest digest to scan.
 type Args struct {
 	Digest string `json:"digest"`
+	// After is the job that was scanning the digest when this scan was
+	// asked for (0 for most jobs).
+	After int64 `json:"after,omitempty"`
 }
 
 // Kind names the job kind in the queue.
@@ -203,8 +206,25 @@ func (r *Runner) insert(ctx context.Context, digests []string) error {
 		for i, d := range chunk {
 			params[i] = river.InsertManyParams{Args: Args{Digest: d}}
 		}
-		if _, err := r.client.InsertMany(ctx, params); err != nil {
-			return fmt.Errorf("queue %d scans: %w", len(chunk), err)
+		// A digest whose job is running (or finished, its completion not
+		// yet recorded) may have been scanned before this request: it gets
+		// a follow-up job, so the scan asked for happens. A follow-up that
+		// is itself running gets its own, and so on.
+		for hop := 0; len(params) > 0; hop++ {
+			if hop == 8 {
+				return fmt.Errorf("queue %d scans: their jobs keep running", len(params))
+			}
+			results, err := r.client.InsertMany(ctx, params)
+			if err != nil {
+				return fmt.Errorf("queue %d scans: %w", len(params), err)
+			}
+			var follow []river.InsertManyParams
+			for i, res := range results {
+				if res.UniqueSkippedAsDuplicate && res.Job != nil && res.Job.State == rivertype.JobStateRunning {
+					follow = append(follow, river.InsertManyParams{Args: Args{Digest: params[i].Args.(Args).Digest, After: res.Job.ID}})
+				}
+			}
+			params = follow
 		}
 	}
 	return nil

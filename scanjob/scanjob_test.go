@@ -336,3 +336,17 @@ func TestScanInForeground(t *testing.T) {
 		t.Errorf("an image no repository shows was scanned %d times", n)
 	}
 }
+
+func TestRescanAfterScan(t *testing.T) {
+	f := newFixture(t, 1, func(ctx context.Context, _ customs.ScanTarget, m *customs.Manifest) (*customs.ScanResult, error) {
+		return result("left-pad"), nil
+	})
+	amd := image("amd")
+	f.put(t, f.regs[0], "team/amd", "1", amd)
+	for want := 1; want <= 3; want++ {
+		if err := f.runner.QueueScans(t.Context(), []string{amd.Digest}); err != nil {
+			t.Fatal(err)
+		}
+		f.row(t, "team/amd", "1", func(img *customs.Image) bool { return finished(img) && f.scanner.count(amd.Digest) == want })
+	}
+}

@@ -19,8 +19,8 @@ import (
 // QueueScans marks the stored manifests among digests as waiting for a scan,
 // with the image manifests of those that are indexes, unless they are being
 // scanned now; with rescan false, only those never scanned. It returns the
-// digests of the image manifests to scan (an index is scanned through its
-// children), without duplicates. Unscannable manifests (other platforms,
+// digests of the image manifests it marked (an index is scanned through its
+// children), without duplicates: not those being scanned now. Unscannable manifests (other platforms,
 // schema 1, artifacts) are left as they are.
 func (db *DB) QueueScans(ctx context.Context, digests []string, rescan bool) ([]string, error) {
 	var out []string
@@ -36,7 +36,7 @@ func (db *DB) QueueScans(ctx context.Context, digests []string, rescan bool) ([]
 			`scan_status <> 'scanning'`, ms(tx.now)); err != nil {
 			return err
 		}
-		out, err = tx.digestsOf(ctx, ids)
+		out, err = tx.digestsOf(ctx, ids, `scan_status = 'waiting_for_scan'`)
 		return err
 	})
 	if err != nil {
@@ -238,10 +238,11 @@ func (tx *Tx) scannableImages(ctx context.Context, digests []string, rescan bool
 	return slices.Compact(ids), nil
 }
 
-func (tx *Tx) digestsOf(ctx context.Context, ids []int64) ([]string, error) {
+// digestsOf returns the digests of the manifests ids that meet cond (SQL).
+func (tx *Tx) digestsOf(ctx context.Context, ids []int64, cond string) ([]string, error) {
 	var out []string
 	for chunk := range slices.Chunk(ids, 500) {
-		err := tx.each(ctx, `SELECT digest FROM manifests WHERE id IN (`+placeholders(len(chunk))+`) ORDER BY digest`, anys(chunk), func(r *sql.Rows) error {
+		err := tx.each(ctx, `SELECT digest FROM manifests WHERE id IN (`+placeholders(len(chunk))+`) AND `+cond+` ORDER BY digest`, anys(chunk), func(r *sql.Rows) error {
 			var d string
 			err := r.Scan(&d)
 			out = append(out, d)
@@ -285,7 +286,7 @@ func (tx *Tx) summariseChildren(ctx context.Context, ids []int64) error {
 		args := anys(chunk)
 		_, err := tx.exec(ctx, `UPDATE manifests SET
 			vul_num = (SELECT count(*) FROM scan_findings f WHERE f.manifest_id = manifests.id),
-			malicious_file_num = (SELECT count(*) FROM scan_malware w WHERE w.manifest_id = manifests.id),
+			malicious_file_num = (SELECT count(*) FROM (SELECT DISTINCT path, sha256 FROM scan_malware w WHERE w.manifest_id = manifests.id)),
 			unsafe_setting_num = (SELECT count(*) FROM scan_baseline b WHERE b.manifest_id = manifests.id AND NOT b.passed)
 			WHERE id IN (`+placeholders(len(chunk))+`)`, args...)
 		if err != nil {
@@ -361,7 +362,7 @@ func (tx *Tx) summariseIndex(ctx context.Context, id int64) error {
 	children := `SELECT c.id FROM manifest_children l JOIN manifests c ON c.digest = l.child_digest WHERE l.parent_id = ?1`
 	_, err = tx.exec(ctx, `UPDATE manifests SET scan_status = ?2, scan_failed_desc = ?3, scanned_at = ?4,
 		vul_num = (SELECT count(*) FROM (SELECT DISTINCT vul_id, name, version, path FROM scan_findings WHERE manifest_id IN (`+children+`))),
-		malicious_file_num = (SELECT count(*) FROM (SELECT DISTINCT path, layer, sha256 FROM scan_malware WHERE manifest_id IN (`+children+`))),
+		malicious_file_num = (SELECT count(*) FROM (SELECT DISTINCT path, sha256 FROM scan_malware WHERE manifest_id IN (`+children+`))),
 		unsafe_setting_num = (SELECT count(DISTINCT rule_id) FROM scan_baseline WHERE NOT passed AND manifest_id IN (`+children+`))
 		WHERE id = ?1`, id, status, failedDesc, scannedAt)
 	return err
@@ -545,8 +546,11 @@ func (db *DB) FindMalware(ctx context.Context, scope customs.Scope, sel customs.
 			where += ` AND instr(replace(path, rtrim(path, replace(path, '/', '')), ''), ?) > 0`
 			args = append(args, f.FileName)
 		}
-		group := `SELECT path, layer, sha256, max(signature) AS signature, max(size) AS size, min(deleted) AS deleted
-			FROM scan_malware WHERE ` + where + ` GROUP BY path, layer, sha256`
+		// One file is one path with one content, in whichever layers or
+		// platforms it appears: the first layer that added it, deleted only
+		// if deleted everywhere.
+		group := `SELECT path, min(layer) AS layer, sha256, max(signature) AS signature, max(size) AS size, min(deleted) AS deleted
+			FROM scan_malware WHERE ` + where + ` GROUP BY path, sha256`
 		if err := tx.queryRow(ctx, `SELECT count(*) FROM (`+group+`)`, args...).Scan(&total); err != nil {
 			return err
 		}
