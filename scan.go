@@ -66,15 +66,17 @@ type Finding struct {
 	URL          string
 }
 
-// RepairNecessity is HSS's repair_necessity of a severity.
+// RepairNecessity is HSS's repair_necessity of a severity. A finding whose
+// advisory states no severity (Debian's DSAs, for one) is to be repaired,
+// later: only a low severity is said to need no repair.
 func (f *Finding) RepairNecessity() string {
 	switch f.Severity {
 	case "critical", "high":
 		return "immediate_repair"
-	case "medium":
-		return "delay_repair"
-	default:
+	case "low":
 		return "not_needed_repair"
+	default:
+		return "delay_repair"
 	}
 }
 

@@ -59,7 +59,7 @@ func (m *Main) command() *cobra.Command {
 		}
 		return nil
 	}
-	root.AddCommand(m.serveCommand(), m.syncCommand(), m.registryCommand(), m.iamCommand(), m.demoCommand(), m.migrateCommand())
+	root.AddCommand(m.serveCommand(), m.syncCommand(), m.scanCommand(), m.vulndbCommand(), m.sigsCommand(), m.registryCommand(), m.iamCommand(), m.demoCommand(), m.migrateCommand())
 	return root
 }
 
@@ -74,6 +74,7 @@ func (m *Main) serveCommand() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(m.Stdout, "Customs is serving the HSS API on %s (region %s, data in %s).\n", m.Server.URL(), m.Config.Region, m.Config.DataDir)
+			m.warnStaleAdvisories(cmd.Context())
 			<-cmd.Context().Done()
 			fmt.Fprintln(m.Stdout, "Shutting down.")
 			return m.Close()
@@ -152,8 +153,16 @@ func (m *Main) syncCommand() *cobra.Command {
 					req.RegistryIDs = append(req.RegistryIDs, r.ID)
 				}
 			}
+			runner := m.newRunner()
+			if m.Config.ScanOnSync {
+				// Queued in the database: a running service's workers scan them.
+				if err := m.openScans(ctx, 0); err != nil {
+					return err
+				}
+				runner.Syncer.Scans = m.Scans
+			}
 			bar := m.progressBar("synchronizing")
-			task, err := m.newRunner().RunSync(ctx, scope, req, func(t *customs.SyncTask) {
+			task, err := runner.RunSync(ctx, scope, req, func(t *customs.SyncTask) {
 				if bar != nil {
 					bar.Set(t.Progress)
 					bar.Describe(fmt.Sprintf("synchronizing: %d tags", t.Total))

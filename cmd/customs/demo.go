@@ -76,6 +76,9 @@ func (m *Main) demoCommand() *cobra.Command {
 				return err
 			}
 			defer m.Close()
+			if err := m.importDemoAdvisories(ctx); err != nil {
+				return fmt.Errorf("sample advisories: %w", err)
+			}
 			p, err := m.project(ctx, "")
 			if err != nil {
 				return err
@@ -95,6 +98,12 @@ func (m *Main) demoCommand() *cobra.Command {
 			}
 			if task.State != customs.TaskFinished {
 				return fmt.Errorf("synchronizing the sample registries: %s: %s", task.State, task.FailedReason)
+			}
+			if m.Config.ScanWorkers > 0 && m.Config.ScanOnSync {
+				fmt.Fprintln(m.Stdout, "Scanning the sample images...")
+				if err := m.waitForScans(ctx, 5*time.Minute); err != nil {
+					return err
+				}
 			}
 			m.printDemo(p, task)
 			<-ctx.Done()
@@ -138,13 +147,25 @@ Only the latest version of each image, only namespace library, a multi-arch inde
   curl -s -H "X-Auth-Token: $TOKEN" '%[1]s/v5/%[4]s/image/swr-repository?image_type=private_image&image_name=busybox'
   curl -s -H "X-Auth-Token: $TOKEN" '%[1]s/v5/%[4]s/image/swr-repository?image_type=instance_image'
 
+Scan results: the vulnerabilities, malicious files and unsafe settings of payments/legacy:2.3.0 (its
+image id is in the list's image_id field):
+
+  curl -s -H "X-Auth-Token: $TOKEN" '%[1]s/v5/%[4]s/image/swr-repository?image_type=private_image&image_name=legacy'
+  curl -s -H "X-Auth-Token: $TOKEN" '%[1]s/v5/%[4]s/image/%[8]s/vulnerabilities?image_type=private_image&namespace=payments&image_name=legacy&tag_name=2.3.0'
+  curl -s -H "X-Auth-Token: $TOKEN" '%[1]s/v5/%[4]s/image/%[8]s/malwares?image_type=private_image&namespace=payments&image_name=legacy&tag_name=2.3.0'
+  curl -s -H "X-Auth-Token: $TOKEN" '%[1]s/v5/%[4]s/image/baseline/risk-configs?image_type=private_image&namespace=payments&image_name=legacy&image_version=2.3.0'
+
+Scan an image again:
+
+  curl -s -H "X-Auth-Token: $TOKEN" -X POST -d '{"image_type":"private_image","image_info_list":[{"namespace":"payments","image_name":"legacy","image_version":"2.3.0"}]}' '%[1]s/v5/%[4]s/image/batch-scan'
+
 Synchronize again and follow the task:
 
   curl -s -H "X-Auth-Token: $TOKEN" -X POST -d '{"image_type":"private_image"}' '%[1]s/v5/%[4]s/image/synchronize'
   curl -s -H "X-Auth-Token: $TOKEN" '%[1]s/v5/%[4]s/image/tasks?type=image_sync'
 
 Press Ctrl-C to stop.
-`, url, m.Config.DataDir, m.Config.Region, p.ID, password, task.Succeeded, body)
+`, url, m.Config.DataDir, m.Config.Region, p.ID, password, task.Succeeded, body, m.legacyImageID(p))
 }
 
 // startDemoRegistry serves an in-process registry on loopback with its blobs
@@ -245,6 +266,7 @@ func seedPrimary(ctx context.Context, addr string) error {
 		{"payments/api", withUser(linux("amd64", "2025-03-10T14:00:00Z", debian), "10001"), []string{"v1.5.0"}},
 		{"payments/api", linux("amd64", "2025-03-18T08:30:00Z", debian), []string{"v1.5.1"}},
 		{"payments/worker", linux("amd64", "2025-03-18T08:35:00Z", debian), []string{"v1.5.1"}},
+		{"payments/legacy", legacyImage(), []string{"2.3.0"}},
 		{"tools/win-agent", sampleImage{os: "windows", arch: "amd64", created: "2024-11-05T12:00:00Z", files: map[string]string{"Files/agent.exe": "MZ"}}, []string{"1.0"}},
 	}
 	for _, i := range images {

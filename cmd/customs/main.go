@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +23,7 @@ import (
 	"customs/iam"
 	"customs/oci"
 	"customs/reposync"
+	"customs/scanjob"
 	"customs/store/sqlite"
 )
 
@@ -48,6 +50,7 @@ type Main struct {
 	DB     *sqlite.DB
 	IAM    *iam.Service
 	Runner *reposync.Runner
+	Scans  *scanjob.Runner
 	Server *httpapi.Server
 	// Bootstrap says what the first start created (and the generated
 	// password, when there was one).
@@ -55,7 +58,8 @@ type Main struct {
 
 	warmed   chan struct{}
 	stopWarm func()
-	domain   string // the domain a command acts in (--domain)
+	scanDB   *sql.DB // the scan queue's connection
+	domain   string  // the domain a command acts in (--domain)
 }
 
 // NewMain returns a Main with the default configuration and the process's
@@ -121,7 +125,18 @@ func (m *Main) Open(ctx context.Context) error {
 	if err := m.OpenStore(ctx); err != nil {
 		return err
 	}
+	if err := m.openScans(ctx, m.Config.ScanWorkers); err != nil {
+		return err
+	}
+	if m.Config.ScanWorkers > 0 {
+		if err := m.Scans.Start(context.WithoutCancel(ctx)); err != nil {
+			return fmt.Errorf("start scan workers: %w", err)
+		}
+	}
 	m.Runner = m.newRunner()
+	if m.Config.ScanOnSync {
+		m.Runner.Syncer.Scans = m.Scans
+	}
 	m.Runner.Interval = m.Config.SyncInterval
 	if err := m.Runner.Open(); err != nil {
 		return err
@@ -139,6 +154,7 @@ func (m *Main) Open(ctx context.Context) error {
 	m.Server = &httpapi.Server{
 		Addr: m.Config.Addr, Region: m.Config.Region,
 		Auth: m.IAM, IAM: m.IAM, Images: m.DB, Registries: m.DB, Sync: m.Runner, Shares: m.DB,
+		Scans: m.DB, ScanQueue: m.Scans,
 		Logger: m.Logger.With("component", "httpapi"),
 	}
 	return m.Server.Open()
@@ -155,6 +171,16 @@ func (m *Main) Close() error {
 	}
 	if m.Runner != nil {
 		errs = append(errs, m.Runner.Close())
+	}
+	if m.Scans != nil {
+		// Running scans stop with the context; they are queued again at
+		// the next start.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		errs = append(errs, m.Scans.Stop(ctx))
+	}
+	if m.scanDB != nil {
+		errs = append(errs, m.scanDB.Close())
 	}
 	if m.stopWarm != nil {
 		m.stopWarm()

@@ -47,6 +47,9 @@ func newMain(t *testing.T, dir string) (*Main, *syncWriter) {
 	out := &syncWriter{}
 	m := NewMain()
 	m.Config.DataDir, m.Config.Addr, m.Config.SyncInterval = dir, "127.0.0.1:0", 0
+	// Scans are neither queued by synchronizations nor run, unless a test
+	// asks.
+	m.Config.ScanWorkers, m.Config.ScanOnSync = 0, false
 	m.Config.AdminPassword = "e2e-admin-password"
 	m.Stdout, m.Stderr, m.Stdin = out, out, strings.NewReader("")
 	m.Getenv = func(string) string { return "" }

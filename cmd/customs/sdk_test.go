@@ -301,6 +301,29 @@ func TestOfficialSDK(t *testing.T) {
 	}
 	waitTask(t, c, v5, started[0])
 
+	// BatchScanSwrImage queues a scan of one tag (no worker runs here, so
+	// it stays waiting), and the detail APIs decode for that image.
+	scanResp, err := sdk.BatchScanSwrImage(&model.BatchScanSwrImageRequest{
+		Region: ptr("local-1"), EnterpriseProjectId: ptr("0"), Body: &model.BatchScanPrivateImageRequestInfo{
+			ImageType: "instance_image", ImageInfoList: &[]model.BatchScanSwrImageInfo{
+				{Namespace: ptr("shop"), ImageName: ptr("cart"), ImageVersion: ptr("1.1"), InstanceId: ptr(registry.ID), InstanceUrl: ptr(reg.Addr)}}},
+	})
+	if err != nil || scanResp.HttpStatusCode != http.StatusOK {
+		t.Fatalf("BatchScanSwrImage: %v %+v", err, scanResp)
+	}
+	var queued listed
+	c.do("GET", v5+"/swr-repository?image_type=instance_image&scan_status=waiting_for_scan", nil, http.StatusOK, &queued)
+	if got := queued.names(); !slices.Equal(got, []string{"shop/cart:1.1"}) {
+		t.Errorf("after BatchScanSwrImage, waiting for a scan: %v, want shop/cart:1.1", got)
+	}
+	cart := inspectImage(t, reg, "shop/cart:1.1")
+	vulns, err := sdk.ListImageVulnerabilities(&model.ListImageVulnerabilitiesRequest{
+		ImageType: "instance_image", ImageId: cart.imageID, InstanceId: ptr(registry.ID), Namespace: "shop", ImageName: "cart", TagName: "1.1",
+	})
+	if err != nil || vulns.TotalNum == nil || *vulns.TotalNum != 0 || vulns.DataList == nil {
+		t.Errorf("ListImageVulnerabilities of an image not scanned yet: %v %+v", err, vulns)
+	}
+
 	// A client that knows only its region finds the project id through
 	// the IAM API, then lists with it.
 	discoverer := newRecorder(t)

@@ -200,8 +200,8 @@ func testScanResults(t *testing.T, open Opener) {
 			want int
 		}{
 			{customs.VulnerabilityFilter{RepairNecessity: customs.RepairImmediate}, 2}, // critical ×2 (0, 4)
-			{customs.VulnerabilityFilter{RepairNecessity: customs.RepairDelay}, 1},
-			{customs.VulnerabilityFilter{RepairNecessity: customs.RepairNotNeeded}, 2},
+			{customs.VulnerabilityFilter{RepairNecessity: customs.RepairDelay}, 2},     // medium (1), unknown (3)
+			{customs.VulnerabilityFilter{RepairNecessity: customs.RepairNotNeeded}, 1}, // low (2)
 			{customs.VulnerabilityFilter{VulID: "0003"}, 1},
 			{customs.VulnerabilityFilter{AppName: "libssl3"}, 5},
 			{customs.VulnerabilityFilter{AppName: "libssl"}, 0},
