@@ -35,6 +35,7 @@ type Store interface {
 	FailScan(ctx context.Context, digest, reason string) error
 	SaveScanResult(ctx context.Context, res *customs.ScanResult) error
 	FindManifests(ctx context.Context, digests []string) (map[string]*customs.Manifest, error)
+	ScanSummaries(ctx context.Context, digests []string) (map[string]customs.ScanSummary, error)
 	ScanTargets(ctx context.Context, digest string) ([]customs.ScanTarget, error)
 }
 
@@ -242,6 +243,25 @@ func (r *Runner) Scan(ctx context.Context, digest string) error {
 	return r.scan(ctx, digest, true)
 }
 
+// due reports whether a job is still to be done: a scan that ended since
+// the job was queued (another job's, or one in the foreground) answered it;
+// a scanning status is an interrupted scan to resume, unless the job is a
+// follow-up (asked for while another job of the digest ran), which scans
+// only a digest that still waits.
+func (r *Runner) due(ctx context.Context, job Args) (bool, error) {
+	sums, err := r.Store.ScanSummaries(ctx, []string{job.Digest})
+	if err != nil {
+		return false, err
+	}
+	switch st := sums[job.Digest].Status; {
+	case st == customs.ScanWaiting, st == customs.ScanScanning && job.After == 0:
+		return true, nil
+	default:
+		r.Logger.Debug("nothing to scan: scanned since it was queued, or being scanned", "digest", job.Digest, "status", st)
+		return false, nil
+	}
+}
+
 // scan runs one scan. With last false, a failure that may pass is returned
 // (the job is tried again) instead of recorded.
 func (r *Runner) scan(ctx context.Context, digest string, last bool) error {
@@ -341,5 +361,8 @@ type worker struct {
 }
 
 func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
+	if ok, err := w.r.due(ctx, job.Args); !ok || err != nil {
+		return err
+	}
 	return w.r.scan(ctx, job.Args.Digest, job.Attempt >= job.MaxAttempts)
 }

@@ -183,7 +183,15 @@ func result(pkgs ...string) *customs.ScanResult {
 }
 
 func TestQueueScansIndexChildrenOnce(t *testing.T) {
+	// No scan ends before both queue calls are made: the second asks again
+	// for scans already waiting or running, which is no new request.
+	gate := make(chan struct{})
 	f := newFixture(t, 2, func(ctx context.Context, _ customs.ScanTarget, m *customs.Manifest) (*customs.ScanResult, error) {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 		if m.Platform.Architecture == "arm64" {
 			return result("left-pad", "lodash"), nil
 		}
@@ -203,6 +211,7 @@ func TestQueueScansIndexChildrenOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	close(gate)
 	img := f.row(t, "team/multi", "1", func(img *customs.Image) bool { return img.ScanStatus == customs.ScanSuccess })
 	// Distinct union: left-pad on both platforms is one finding; the
 	// malicious file is in the same layer with the same hash on both.

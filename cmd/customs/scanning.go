@@ -59,6 +59,7 @@ func (m *Main) openScans(ctx context.Context, workers int) error {
 
 // analyzers returns the analyzers every scan runs.
 func (m *Main) analyzers(tmp string) []analyzer.Analyzer {
+	packages.RouteLibraryLogs(m.Logger.With("component", "osv-scalibr"))
 	as := []analyzer.Analyzer{
 		&packages.Analyzer{TempDir: tmp, Logger: m.Logger.With("component", "packages")},
 		&signatures{db: m.DB, logger: m.Logger.With("component", "malware")},
