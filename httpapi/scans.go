@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -348,7 +349,7 @@ func (s *Server) listRiskConfigs(w http.ResponseWriter, r *http.Request, p *cust
 	for _, c := range checks {
 		out.DataList = append(out.DataList, riskConfigRecord{
 			Severity: c.Severity, CheckName: c.CheckName, CheckType: c.CheckType, Standard: c.Standard,
-			CheckRuleNum: c.RuleNum, FailedRuleNum: c.FailedNum, CheckTypeDesc: c.Description,
+			CheckRuleNum: c.RuleNum, FailedRuleNum: c.FailedNum, CheckTypeDesc: cmp.Or(c.Description, s.CheckTypeDescriptions[c.CheckType]),
 		})
 	}
 	writeJSON(w, http.StatusOK, out)

@@ -49,6 +49,7 @@ func withScans(q *recordingQueue) fixtureOption {
 	return func(t *testing.T, f *fixture) {
 		f.srv.Scans = f.db
 		f.srv.ScanQueue = q
+		f.srv.CheckTypeDescriptions = map[string]string{"Docker image": "The image's configuration and build history."}
 	}
 }
 

@@ -91,6 +91,9 @@ type Server struct {
 	Scans ScanResults
 	// ScanQueue queues scans; nil leaves batch-scan out.
 	ScanQueue ScanQueue
+	// CheckTypeDescriptions describes each baseline check type (the
+	// risk configs' check_type_desc), by check type.
+	CheckTypeDescriptions map[string]string
 
 	Logger *slog.Logger     // default slog.Default().With("component", "httpapi")
 	Now    func() time.Time // default time.Now

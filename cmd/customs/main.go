@@ -154,7 +154,7 @@ func (m *Main) Open(ctx context.Context) error {
 	m.Server = &httpapi.Server{
 		Addr: m.Config.Addr, Region: m.Config.Region,
 		Auth: m.IAM, IAM: m.IAM, Images: m.DB, Registries: m.DB, Sync: m.Runner, Shares: m.DB,
-		Scans: m.DB, ScanQueue: m.Scans,
+		Scans: m.DB, ScanQueue: m.Scans, CheckTypeDescriptions: checkTypeDescriptions(),
 		Logger: m.Logger.With("component", "httpapi"),
 	}
 	return m.Server.Open()

@@ -197,12 +197,16 @@ func TestScanEndToEnd(t *testing.T) {
 		DataList []struct {
 			CheckName     string `json:"check_name"`
 			FailedRuleNum int    `json:"failed_rule_num"`
+			CheckTypeDesc string `json:"check_type_desc"`
 		} `json:"data_list"`
 	}
 	c.do("GET", v5+"/baseline/risk-configs?image_type=private_image&namespace=shop&image_name=legacy&image_version=2.3.0", nil, http.StatusOK, &risks)
 	failed := 0
 	for _, r := range risks.DataList {
 		failed += r.FailedRuleNum
+		if r.CheckTypeDesc == "" {
+			t.Errorf("risk config %s has no check_type_desc", r.CheckName)
+		}
 	}
 	if risks.TotalNum == 0 || failed != legacyRow.UnsafeSettingNum {
 		t.Errorf("risk configs: %+v; want failed rules summing to the row's %d unsafe settings", risks, legacyRow.UnsafeSettingNum)

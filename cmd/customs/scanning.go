@@ -72,6 +72,15 @@ func (m *Main) analyzers(tmp string) []analyzer.Analyzer {
 	return as
 }
 
+// checkTypeDescriptions describes the baseline rules' check types.
+func checkTypeDescriptions() map[string]string {
+	out := map[string]string{}
+	for _, g := range baseline.Groups() {
+		out[g.CheckType] = g.Description
+	}
+	return out
+}
+
 // registryScanner pulls an image from the registry a scan target names, with
 // that registry's credentials as they are when the scan starts.
 type registryScanner struct {
