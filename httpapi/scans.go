@@ -184,9 +184,15 @@ func toVulnerabilityRecord(f *customs.Finding) vulnerabilityRecord {
 	if !f.Package.OS {
 		rec.AppPath = f.Package.Path
 	}
-	if f.FixedVersion != "" {
-		rec.Solution = fmt.Sprintf("Upgrade %s to %s or later.", f.Package.Name, f.FixedVersion)
-	} else {
+	p := f.Package
+	switch {
+	case f.FixedVersion != "" && p.SourceName != "" && (p.SourceName != p.Name || p.SourceVersion != "" && p.SourceVersion != p.Version):
+		// The advisory names the source package: its fix is a source
+		// version, which the binary package's own version may not share.
+		rec.Solution = fmt.Sprintf("Upgrade %s to the version built from %s %s or later.", p.Name, p.SourceName, f.FixedVersion)
+	case f.FixedVersion != "":
+		rec.Solution = fmt.Sprintf("Upgrade %s to %s or later.", p.Name, f.FixedVersion)
+	default:
 		rec.Solution = fmt.Sprintf("No fixed version of %s is known yet; follow the advisory for mitigations, or replace the package.", f.Package.Name)
 	}
 	if rec.URL == "" {

@@ -64,10 +64,11 @@ func TestScanEndToEnd(t *testing.T) {
 	write("shop/legacy:2.3.0", legacy)
 	// A multi-arch index: the legacy image for amd64, and for arm64 one
 	// without the vulnerable packages but with a file a local signature names.
+	tool := strings.Repeat("a file a local signature names\n", 40000)
 	arm := legacyImage()
 	arm.arch = "arm64"
 	delete(arm.files, "var/lib/dpkg/status")
-	arm.files["opt/legacy/tool.bin"] = "a file a local signature names"
+	arm.files["opt/legacy/tool.bin"] = tool // over 1 MiB: spooled to a file to be read
 	armImg, err := arm.build()
 	if err != nil {
 		t.Fatal(err)
@@ -100,17 +101,38 @@ func TestScanEndToEnd(t *testing.T) {
 		t.Fatalf("vulndb status: %v\n%s", err, out)
 	}
 	// A local SHA256 signature for the arm64 image's tool.
-	sum := sha256.Sum256([]byte("a file a local signature names"))
+	sum := sha256.Sum256([]byte(tool))
 	hsb := filepath.Join(t.TempDir(), "local.hsb")
-	os.WriteFile(hsb, fmt.Appendf(nil, "%s:%d:Customs.Test.Tool\n", hex.EncodeToString(sum[:]), len("a file a local signature names")), 0o644)
+	os.WriteFile(hsb, fmt.Appendf(nil, "%s:%d:Customs.Test.Tool\n", hex.EncodeToString(sum[:]), len(tool)), 0o644)
 	if out, err = run(t, dir, "", "sigs", "import", hsb); err != nil || !strings.Contains(out, "Imported local.hsb: 1 hash signatures") {
 		t.Fatalf("sigs import: %v\n%s", err, out)
 	}
 	if out, err = run(t, dir, reg.Password+"\n", "registry", "add", "--name", "dist", "--type", "SwrPrivate", "--protocol", "http", "--addr", reg.Addr, "--username", reg.Username); err != nil {
 		t.Fatalf("registry add: %v\n%s", err, out)
 	}
-	if out, err = run(t, dir, "", "sync"); err != nil {
-		t.Fatalf("sync: %v\n%s", err, out)
+	// A synchronization that queues what it finds, as by default.
+	syncer, syncOut := newMain(t, dir)
+	syncer.Config.ScanOnSync = true
+	if err := syncer.Run(t.Context(), []string{"sync", "--data", dir}); err != nil {
+		t.Fatalf("sync: %v\n%s", err, syncOut)
+	}
+	var queued listed
+	func() {
+		m, _ := newMain(t, dir)
+		if err := m.Open(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		c := &client{t: t, base: m.Server.URL()}
+		c.login("admin", "e2e-admin-password", "local-1")
+		var projects struct {
+			Projects []struct{ ID string } `json:"projects"`
+		}
+		c.do("GET", "/v3/projects?name=local-1", nil, http.StatusOK, &projects)
+		c.do("GET", "/v5/"+projects.Projects[0].ID+"/image/swr-repository?image_type=private_image&scan_status=waiting_for_scan", nil, http.StatusOK, &queued)
+	}()
+	if got := strings.Join(queued.names(), " "); got != "shop/multi:1.0 shop/legacy:2.3.0" {
+		t.Errorf("waiting for a scan after the synchronization: %q", got)
 	}
 
 	// The foreground scan of one repository.

@@ -31,8 +31,9 @@ func (m *Main) scanCommand() *cobra.Command {
 		Use:   "scan [REPOSITORY[:TAG]...]",
 		Short: "Scan the project's images now, in the foreground",
 		Long: "Scan the project's images (or those of the repositories named, such as team/app or team/app:1.0)\n" +
-			"that were never scanned, or all of them again with --rescan, showing progress, and print each\n" +
-			"result. It works beside a running service on the same data directory.",
+			"that have no successful scan (never scanned, waiting for a scan, or failed), or all of them again\n" +
+			"with --rescan, showing progress, and print each result. It works beside a running service on the\n" +
+			"same data directory; images that service is scanning now are left to it.",
 		RunE: m.withStore(func(ctx context.Context, args []string) error {
 			if err := m.openScans(ctx, 0); err != nil {
 				return err
@@ -46,12 +47,17 @@ func (m *Main) scanCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			digests, err := m.DB.QueueScans(ctx, selected, rescan)
+			if !rescan {
+				if selected, err = m.unscanned(ctx, selected); err != nil {
+					return err
+				}
+			}
+			digests, err := m.DB.QueueScans(ctx, selected, true)
 			if err != nil {
 				return err
 			}
 			if len(digests) == 0 {
-				fmt.Fprintln(m.Stdout, "Nothing to scan: every image selected was scanned (scan them again with --rescan).")
+				fmt.Fprintln(m.Stdout, "Nothing to scan: every image selected has a successful scan, or is being scanned (scan again with --rescan).")
 				return nil
 			}
 			bar := m.progressBar("scanning")
@@ -103,6 +109,19 @@ func (m *Main) withStore(fn func(ctx context.Context, args []string) error) func
 		}
 		return fn(cmd.Context(), args)
 	}
+}
+
+// unscanned returns the digests among digests without a successful scan
+// that no one is scanning now.
+func (m *Main) unscanned(ctx context.Context, digests []string) ([]string, error) {
+	sums, err := m.DB.ScanSummaries(ctx, digests)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(digests, func(d string) bool {
+		st := sums[d].Status
+		return st == customs.ScanSuccess || st == customs.ScanScanning
+	}), nil
 }
 
 // printScans prints the outcome of the scans of digests.

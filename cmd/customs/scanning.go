@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -34,6 +35,9 @@ func (m *Main) openScans(ctx context.Context, workers int) error {
 		return fmt.Errorf("blob cache: %w", err)
 	}
 	tmp := filepath.Join(c.DataDir, "cache", "tmp")
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
+		return fmt.Errorf("scan spool directory: %w", err)
+	}
 	scanner := &scan.Scanner{
 		Cache:     cache,
 		Analyzers: m.analyzers(tmp),
