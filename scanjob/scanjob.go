@@ -32,6 +32,7 @@ type Store interface {
 	QueueScans(ctx context.Context, digests []string, rescan bool) ([]string, error)
 	PendingScans(ctx context.Context) ([]string, error)
 	StartScan(ctx context.Context, digest string) error
+	RequeueScan(ctx context.Context, digest string) error
 	FailScan(ctx context.Context, digest, reason string) error
 	SaveScanResult(ctx context.Context, res *customs.ScanResult) error
 	FindManifests(ctx context.Context, digests []string) (map[string]*customs.Manifest, error)
@@ -96,7 +97,6 @@ type Runner struct {
 	Logger     *slog.Logger
 	Now        func() time.Time
 
-	db     *sql.DB
 	client *river.Client[*sql.Tx]
 }
 
@@ -146,7 +146,7 @@ func (r *Runner) Open(ctx context.Context, db *sql.DB) error {
 	if err != nil {
 		return fmt.Errorf("open scan queue: %w", err)
 	}
-	r.db, r.client = db, client
+	r.client = client
 	return nil
 }
 
@@ -246,15 +246,15 @@ func (r *Runner) Scan(ctx context.Context, digest string) error {
 // due reports whether a job is still to be done: a scan that ended since
 // the job was queued (another job's, or one in the foreground) answered it;
 // a scanning status is an interrupted scan to resume, unless the job is a
-// follow-up (asked for while another job of the digest ran), which scans
-// only a digest that still waits.
-func (r *Runner) due(ctx context.Context, job Args) (bool, error) {
+// follow-up (asked for while another job of the digest ran) on its first
+// attempt, which scans only a digest that still waits.
+func (r *Runner) due(ctx context.Context, job Args, attempt int) (bool, error) {
 	sums, err := r.Store.ScanSummaries(ctx, []string{job.Digest})
 	if err != nil {
 		return false, err
 	}
 	switch st := sums[job.Digest].Status; {
-	case st == customs.ScanWaiting, st == customs.ScanScanning && job.After == 0:
+	case st == customs.ScanWaiting, st == customs.ScanScanning && (job.After == 0 || attempt > 1):
 		return true, nil
 	default:
 		r.Logger.Debug("nothing to scan: scanned since it was queued, or being scanned", "digest", job.Digest, "status", st)
@@ -288,13 +288,18 @@ func (r *Runner) scan(ctx context.Context, digest string, last bool) error {
 		}
 		err = &customs.ScanFailure{Reason: customs.FailDatabase, Err: err}
 	}
-	if ctx.Err() != nil {
+	if errors.Is(ctx.Err(), context.Canceled) {
 		return ctx.Err() // stopping: the job runs again
 	}
 	reason := customs.ScanFailureReason(err)
+	if ctx.Err() != nil {
+		// The job's own time limit, above the scanner's.
+		reason = customs.FailTimedOut
+	}
+	ctx = context.WithoutCancel(ctx) // record the outcome whatever the time
 	if !last && transient(reason) {
 		log.Warn("scan failed; it will be tried again", "reason", reason, "err", err)
-		if _, qerr := r.Store.QueueScans(ctx, []string{digest}, true); qerr != nil {
+		if qerr := r.Store.RequeueScan(ctx, digest); qerr != nil {
 			log.Error("mark scan waiting", "err", qerr)
 		}
 		return err
@@ -361,7 +366,7 @@ type worker struct {
 }
 
 func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
-	if ok, err := w.r.due(ctx, job.Args); !ok || err != nil {
+	if ok, err := w.r.due(ctx, job.Args, job.Attempt); !ok || err != nil {
 		return err
 	}
 	return w.r.scan(ctx, job.Args.Digest, job.Attempt >= job.MaxAttempts)

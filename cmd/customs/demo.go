@@ -105,7 +105,11 @@ func (m *Main) demoCommand() *cobra.Command {
 					return err
 				}
 			}
-			m.printDemo(p, task)
+			legacyID, err := m.legacyImageID(ctx, p)
+			if err != nil {
+				return err
+			}
+			m.printDemo(p, task, legacyID)
 			<-ctx.Done()
 			fmt.Fprintln(m.Stdout, "Shutting down.")
 			return nil
@@ -115,7 +119,7 @@ func (m *Main) demoCommand() *cobra.Command {
 	return cmd
 }
 
-func (m *Main) printDemo(p *customs.Project, task *customs.SyncTask) {
+func (m *Main) printDemo(p *customs.Project, task *customs.SyncTask, legacyID string) {
 	url := m.Server.URL()
 	password := m.Config.AdminPassword
 	if m.Bootstrap == nil || !m.Bootstrap.Created {
@@ -165,7 +169,7 @@ Synchronize again and follow the task:
   curl -s -H "X-Auth-Token: $TOKEN" '%[1]s/v5/%[4]s/image/tasks?type=image_sync'
 
 Press Ctrl-C to stop.
-`, url, m.Config.DataDir, m.Config.Region, p.ID, password, task.Succeeded, body, m.legacyImageID(p))
+`, url, m.Config.DataDir, m.Config.Region, p.ID, password, task.Succeeded, body, legacyID)
 }
 
 // startDemoRegistry serves an in-process registry on loopback with its blobs

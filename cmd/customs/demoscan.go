@@ -130,11 +130,14 @@ func (m *Main) waitForScans(ctx context.Context, timeout time.Duration) error {
 }
 
 // legacyImageID returns the image id of payments/legacy:2.3.0.
-func (m *Main) legacyImageID(p *customs.Project) string {
-	imgs, _, err := m.DB.FindImages(context.Background(), customs.ProjectScope(p.ID),
+func (m *Main) legacyImageID(ctx context.Context, p *customs.Project) (string, error) {
+	imgs, _, err := m.DB.FindImages(ctx, customs.ProjectScope(p.ID),
 		customs.ImageFilter{Type: customs.PrivateImage, Namespace: "payments", Name: "legacy", Tag: "2.3.0", Limit: 1})
-	if err != nil || len(imgs) == 0 {
-		return "IMAGE_ID"
+	if err != nil {
+		return "", err
 	}
-	return imgs[0].ImageID
+	if len(imgs) == 0 {
+		return "", fmt.Errorf("payments/legacy:2.3.0 was not synchronized")
+	}
+	return imgs[0].ImageID, nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -171,7 +172,8 @@ func (m *Main) vulndbCommand() *cobra.Command {
 			for _, path := range args {
 				st, err := vulndb.Import(ctx, m.DB, path)
 				if err != nil {
-					return err
+					// What earlier paths imported is matched all the same.
+					return errors.Join(err, m.rematch(ctx, changed))
 				}
 				m.printImport(path, st)
 				changed = append(changed, st.Changed...)
@@ -188,12 +190,17 @@ func (m *Main) vulndbCommand() *cobra.Command {
 			"the records that changed; the scanned images are matched again against what changed.",
 		Args: cobra.NoArgs,
 		RunE: m.withStore(func(ctx context.Context, _ []string) error {
-			st, err := vulndb.Update(ctx, m.DB, &http.Client{Timeout: 30 * time.Minute}, source, ecosystems)
-			if err != nil {
+			u := &vulndb.Updater{
+				Store: m.DB, Client: &http.Client{Timeout: 30 * time.Minute}, BaseURL: source,
+				TempDir: filepath.Join(m.Config.DataDir, "cache", "tmp"), Logger: m.Logger.With("component", "vulndb"),
+			}
+			if err := os.MkdirAll(u.TempDir, 0o700); err != nil {
 				return err
 			}
+			st, err := u.Update(ctx, ecosystems)
 			m.printImport(source, st)
-			return m.rematch(ctx, st.Changed)
+			// What was imported before a failure is matched all the same.
+			return errors.Join(err, m.rematch(ctx, st.Changed))
 		}),
 	}
 	update.Flags().StringVar(&source, "source", "https://osv-vulnerabilities.storage.googleapis.com", "base URL of the OSV mirror")
@@ -289,8 +296,10 @@ func (m *Main) sigsCommand() *cobra.Command {
 		Args:  cobra.MinimumNArgs(1),
 		RunE: m.withStore(func(ctx context.Context, args []string) error {
 			for _, name := range slices.Compact(args) {
-				if err := m.DB.DeleteSignatureFile(ctx, name); err != nil {
+				if err := m.DB.DeleteSignatureFile(ctx, name); customs.ErrorCode(err) == customs.ENOTFOUND {
 					return fmt.Errorf("%s", customs.ErrorMessage(err))
+				} else if err != nil {
+					return err
 				}
 				fmt.Fprintf(m.Stdout, "Removed %s.\n", name)
 			}

@@ -3,9 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -47,7 +47,7 @@ func (m *Main) openScans(ctx context.Context, workers int) error {
 	}
 	m.Scans = &scanjob.Runner{
 		Store:   m.DB,
-		Scanner: &registryScanner{db: m.DB, scanner: scanner, config: c, logger: m.Logger},
+		Scanner: &registryScanner{db: m.DB, scanner: scanner, concurrency: c.RegistryConcurrency, logger: m.Logger},
 		Matcher: advisoryMatcher{m.DB},
 		Workers: workers,
 		Timeout: c.ScanLimits.Time + 5*time.Minute,
@@ -88,12 +88,10 @@ func checkTypeDescriptions() map[string]string {
 // registryScanner pulls an image from the registry a scan target names, with
 // that registry's credentials as they are when the scan starts.
 type registryScanner struct {
-	db      *sqlite.DB
-	scanner *scan.Scanner
-	config  Config
-	logger  interface {
-		Warn(msg string, args ...any)
-	}
+	db          *sqlite.DB
+	scanner     *scan.Scanner
+	concurrency int
+	logger      *slog.Logger
 }
 
 func (s *registryScanner) Scan(ctx context.Context, t customs.ScanTarget, m *customs.Manifest) (*customs.ScanResult, error) {
@@ -104,7 +102,7 @@ func (s *registryScanner) Scan(ctx context.Context, t customs.ScanTarget, m *cus
 	if len(regs) == 0 {
 		return nil, &customs.ScanFailure{Reason: customs.FailQueryBasicInformation, Err: fmt.Errorf("registry %s is gone", t.RegistryID)}
 	}
-	client, err := oci.New(regs[0], oci.WithConcurrency(s.config.RegistryConcurrency))
+	client, err := oci.New(regs[0], oci.WithConcurrency(s.concurrency), oci.WithLogger(s.logger.With("component", "oci", "registry", regs[0].Name)))
 	if err != nil {
 		return nil, &customs.ScanFailure{Reason: customs.FailDownload, Err: err}
 	}
@@ -268,8 +266,9 @@ func (m *Main) scanDigests(ctx context.Context, scope customs.Scope, refs []stri
 		for _, ref := range refs {
 			repo, tag := splitReference(ref)
 			ns, name := customs.SplitRepository(repo)
-			for offset := 0; ; offset += 1000 {
-				imgs, total, err := m.DB.FindImages(ctx, scope, customs.ImageFilter{Type: typ, Namespace: ns, Name: name, Tag: tag, Offset: offset, Limit: 1000})
+			const page = 200 // the store's largest page
+			for offset := 0; ; offset += page {
+				imgs, total, err := m.DB.FindImages(ctx, scope, customs.ImageFilter{Type: typ, Namespace: ns, Name: name, Tag: tag, Offset: offset, Limit: page})
 				if err != nil {
 					return nil, err
 				}
@@ -278,7 +277,7 @@ func (m *Main) scanDigests(ctx context.Context, scope customs.Scope, refs []stri
 						out = append(out, img.Digest)
 					}
 				}
-				if offset+1000 >= total {
+				if offset+page >= total {
 					break
 				}
 			}
@@ -299,5 +298,3 @@ func splitReference(ref string) (repo, tag string) {
 	}
 	return ref, ""
 }
-
-var errScansFailed = errors.New("some scans failed")

@@ -224,7 +224,9 @@ func (db *DB) ReplaceFindings(ctx context.Context, findings map[string][]customs
 		ids := make([]int64, 0, len(digests))
 		for _, d := range digests {
 			id, err := tx.imageManifestID(ctx, d)
-			if err != nil {
+			if customs.ErrorCode(err) == customs.ENOTFOUND {
+				continue // gone since its inventory was read
+			} else if err != nil {
 				return err
 			}
 			if _, err := tx.exec(ctx, `DELETE FROM scan_findings WHERE manifest_id = ?`, id); err != nil {

@@ -20,7 +20,8 @@ import (
 // with the image manifests of those that are indexes, unless they are being
 // scanned now; with rescan false, only those never scanned. It returns the
 // digests of the image manifests it marked (an index is scanned through its
-// children), without duplicates: not those being scanned now. Unscannable manifests (other platforms,
+// children), without duplicates; those being scanned now are neither marked
+// nor returned. Unscannable manifests (other platforms,
 // schema 1, artifacts) are left as they are.
 func (db *DB) QueueScans(ctx context.Context, digests []string, rescan bool) ([]string, error) {
 	var out []string
@@ -75,6 +76,22 @@ func (db *DB) StartScan(ctx context.Context, digest string) error {
 	})
 	if err != nil {
 		return fmt.Errorf("start scan of %s: %w", digest, err)
+	}
+	return nil
+}
+
+// RequeueScan marks an image manifest whose scan failed for a reason that
+// may pass as waiting for a scan again (its job is tried again).
+func (db *DB) RequeueScan(ctx context.Context, digest string) error {
+	err := db.update(ctx, func(tx *Tx) error {
+		id, err := tx.imageManifestID(ctx, digest)
+		if err != nil {
+			return err
+		}
+		return tx.setStatus(ctx, []int64{id}, `scan_status = 'waiting_for_scan', scan_failed_desc = '', scan_queued_at = ?`, "", ms(tx.now))
+	})
+	if err != nil {
+		return fmt.Errorf("requeue scan of %s: %w", digest, err)
 	}
 	return nil
 }
@@ -406,7 +423,6 @@ func (db *DB) ScanTargets(ctx context.Context, digest string) ([]customs.ScanTar
 // FindImageDigests returns the distinct manifest digests of the images in
 // scope that f selects (f's paging is ignored), for queueing scans.
 func (db *DB) FindImageDigests(ctx context.Context, scope customs.Scope, f customs.ImageFilter) ([]string, error) {
-	f.Offset, f.Limit = 0, 0
 	var out []string
 	for offset := 0; ; offset += maxPage {
 		f.Offset, f.Limit = offset, maxPage
@@ -462,6 +478,14 @@ func (tx *Tx) selected(ctx context.Context, scope customs.Scope, sel customs.Ima
 	return ids, err
 }
 
+// mostUrgent selects, over a group of findings rows (of one advisory and
+// package on several platforms, which may have been matched at different
+// times), the most urgent severity and repair necessity.
+const mostUrgent = `CASE min(CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 WHEN 'low' THEN 3 ELSE 4 END)
+		WHEN 0 THEN 'critical' WHEN 1 THEN 'high' WHEN 2 THEN 'medium' WHEN 3 THEN 'low' ELSE 'unknown' END AS severity,
+	CASE min(CASE repair WHEN 'immediate_repair' THEN 0 WHEN 'delay_repair' THEN 1 ELSE 2 END)
+		WHEN 0 THEN 'immediate_repair' WHEN 1 THEN 'delay_repair' ELSE 'not_needed_repair' END AS repair`
+
 // FindVulnerabilities returns a page of the distinct findings of the images
 // sel picks, most urgent first, and how many there are.
 func (db *DB) FindVulnerabilities(ctx context.Context, scope customs.Scope, sel customs.ImageSelector, f customs.VulnerabilityFilter) ([]customs.Finding, int, error) {
@@ -492,7 +516,7 @@ func (db *DB) FindVulnerabilities(ctx context.Context, scope customs.Scope, sel 
 		case customs.VulApp:
 			where += ` AND NOT os`
 		}
-		group := `SELECT vul_id, name, version, path, min(layer) AS layer, max(aliases) AS aliases, max(severity) AS severity, max(repair) AS repair,
+		group := `SELECT vul_id, name, version, path, min(layer) AS layer, max(aliases) AS aliases, ` + mostUrgent + `,
 			max(summary) AS summary, max(fixed_version) AS fixed_version, max(url) AS url, max(ecosystem) AS ecosystem,
 			max(source_name) AS source_name, max(source_version) AS source_version, max(os) AS os
 			FROM scan_findings WHERE ` + where + ` GROUP BY vul_id, name, version, path`

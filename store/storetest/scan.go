@@ -137,6 +137,7 @@ func testScanResults(t *testing.T, open Opener) {
 		}
 		// The second child finds the same flaws (distinct union) and more.
 		armRes := scanResult(arm, 4, 1, 2, t0.Add(2*time.Minute))
+		armRes.Findings[0].Severity = "low" // matched with other data: the index shows the most urgent
 		if err := f.s.SaveScanResult(ctx, armRes); err != nil {
 			t.Fatal(err)
 		}
@@ -152,6 +153,10 @@ func testScanResults(t *testing.T, open Opener) {
 		}
 		sel := customs.ImageSelector{Type: customs.PrivateImage, Namespace: "team", Name: "multi", Tag: "1"}
 		checkTotals(t, f, f.allA, sel, img)
+		urgent, _, err := f.s.FindVulnerabilities(ctx, f.allA, sel, customs.VulnerabilityFilter{VulID: "DSA-0000-1"})
+		if err != nil || len(urgent) != 1 || urgent[0].Severity != "critical" || urgent[0].RepairNecessity() != customs.RepairImmediate {
+			t.Errorf("a finding critical on one platform and low on the other: %+v, %v; want one, critical", urgent, err)
+		}
 
 		// Every child failing fails the index, with the first failure's reason.
 		for _, c := range []*customs.Manifest{amd, arm} {
@@ -291,6 +296,20 @@ func testScanResults(t *testing.T, open Opener) {
 		if got, err := f.s.ScanTargets(ctx, digest("never stored")); err != nil || len(got) != 0 {
 			t.Errorf("ScanTargets(unknown) = %v, %v; want none", got, err)
 		}
+	})
+
+	t.Run("requeue", func(t *testing.T) {
+		if err := f.s.StartScan(ctx, single.Digest); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.s.RequeueScan(ctx, single.Digest); err != nil {
+			t.Fatal(err)
+		}
+		sums, err := f.s.ScanSummaries(ctx, []string{single.Digest})
+		if err != nil || sums[single.Digest].Status != customs.ScanWaiting {
+			t.Errorf("after RequeueScan of a scanning image: %+v, %v; want waiting_for_scan", sums, err)
+		}
+		wantCode(t, f.s.RequeueScan(ctx, digest("never stored")), customs.ENOTFOUND)
 	})
 
 	t.Run("select digests", func(t *testing.T) {

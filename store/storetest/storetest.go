@@ -75,6 +75,7 @@ type Store interface {
 	ApplyRepositoryUpdates(ctx context.Context, scope customs.Scope, registryID string, us []customs.RepositoryUpdate) (customs.SyncCounts, error)
 	SetScanSummaries(ctx context.Context, summaries map[string]customs.ScanSummary) error
 	ScanSummaries(ctx context.Context, digests []string) (map[string]customs.ScanSummary, error)
+	RequeueScan(ctx context.Context, digest string) error
 	SelectDigests(ctx context.Context, scope customs.Scope, sels []customs.ImageSelector) ([][]string, error)
 
 	QueueScans(ctx context.Context, digests []string, rescan bool) ([]string, error)
