@@ -181,6 +181,7 @@ type ScanLimits struct {
 	FileSize   int64         // bytes of one file an analyzer reads; larger files are skipped
 	Ratio      int64         // decompressed / compressed bytes of a layer (a tar bomb)
 	PathLength int           // bytes of a path inside a layer
+	Entries    int           // tar entries over all layers (image_oversized): bounds the memory of the final view
 	Time       time.Duration // one scan (response_timed_out)
 }
 
@@ -191,6 +192,7 @@ var DefaultScanLimits = ScanLimits{
 	FileSize:   512 << 20,
 	Ratio:      100,
 	PathLength: 4096,
+	Entries:    2_000_000,
 	Time:       30 * time.Minute,
 }
 

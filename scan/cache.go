@@ -185,13 +185,10 @@ func (c *Cache) Fetch(ctx context.Context, digest string, size int64, open func(
 				c.touch(e.path)
 				return c.cached(e), nil
 			}
-			if e.refs > 0 {
-				c.mu.Unlock()
-				return nil, failf(customs.FailDownload, "blob %s is %d bytes, the manifest says %d", digest, e.size, size)
-			}
-			// The manifest disagrees with the file: fetch again, and let the
-			// digest decide which is right.
-			c.remove(e)
+			// The file was verified against its digest when it was stored:
+			// the manifest is wrong, and the blob stays for the others.
+			c.mu.Unlock()
+			return nil, failf(customs.FailDownload, "blob %s is %d bytes, the manifest says %d", digest, e.size, size)
 		}
 		if done := c.flights[digest]; done != nil {
 			c.mu.Unlock()

@@ -407,6 +407,22 @@ func TestScanLimits(t *testing.T) {
 	}
 }
 
+// The entries of all layers are bounded: the final view holds each.
+func TestScanEntriesLimit(t *testing.T) {
+	for _, tt := range []struct {
+		limit int
+		want  string
+	}{{3, ""}, {2, customs.FailImageOversized}} {
+		e := newEnv(t)
+		e.scanner.Limits = customs.ScanLimits{Entries: tt.limit}
+		m := e.reg.push(t, "test/image", "latest", image(t, v1.Config{}, gz(t, layer{file("a", "a"), file("b", "b")}), gz(t, layer{file("c", "c")})))
+		_, err := e.scanner.Scan(t.Context(), e.reg.source(t, "test/image"), m)
+		if got := reasonOf(err); got != tt.want {
+			t.Errorf("3 entries, limit %d: %v (reason %q), want reason %q", tt.limit, err, got, tt.want)
+		}
+	}
+}
+
 func TestScanRegistryFailures(t *testing.T) {
 	// blocks answers once the request's context ends: when the scan gives up.
 	blocks := func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }

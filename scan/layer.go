@@ -54,6 +54,7 @@ type walker struct {
 	final   *analyzer.Final
 
 	buf     []byte // the memory spool, reused from file to file
+	entries int    // tar entries read, over all layers
 	wanting []*run // scratch: the runs that want the current file
 }
 
@@ -151,6 +152,9 @@ func (w *walker) readFailure(lr *layerReader, st *layerState, err error) error {
 
 // entry records one tar entry and offers it to the analyzers.
 func (w *walker) entry(ctx context.Context, st *layerState, hdr *tar.Header, content io.Reader) error {
+	if w.entries++; w.entries > w.limits.Entries {
+		return failf(customs.FailImageOversized, "more than %d entries in the layers", w.limits.Entries)
+	}
 	if len(hdr.Name) > w.limits.PathLength || len(hdr.Linkname) > w.limits.PathLength {
 		st.skipped++
 		w.log.DebugContext(ctx, "entry path over the length limit", "layer", st.digest, "length", max(len(hdr.Name), len(hdr.Linkname)))

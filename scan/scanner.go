@@ -346,6 +346,9 @@ func (s *Scanner) limits() customs.ScanLimits {
 	if l.PathLength <= 0 {
 		l.PathLength = d.PathLength
 	}
+	if l.Entries <= 0 {
+		l.Entries = d.Entries
+	}
 	if l.Time <= 0 {
 		l.Time = d.Time
 	}

@@ -61,9 +61,16 @@ type scan struct {
 	// skipped are configuration files too large to read, by path, with
 	// their layer.
 	skipped map[string]int
-	failed  int
-	first   error
+	// held is the bytes of files kept, bounded by maxHeld.
+	held   int64
+	failed int
+	first  error
 }
+
+// maxHeld bounds the bytes of file contents one scan keeps until Finish:
+// an image with a great many key-like or configuration files cannot make
+// it hold them all. Files past it count as not read (a partial result).
+const maxHeld = 64 << 20
 
 type content struct {
 	layer int
@@ -76,7 +83,8 @@ func (s *scan) Wants(f *analyzer.File) bool {
 		return false
 	}
 	n := readLimit(f.Path, f.Size)
-	if n < 0 {
+	if n < 0 || s.held-int64(len(s.files[f.Path].data))+n > maxHeld {
+		s.drop(f.Path)
 		s.skipped[f.Path] = f.Layer
 		return false
 	}
@@ -85,6 +93,7 @@ func (s *scan) Wants(f *analyzer.File) bool {
 		// Not wanted, or wanted and empty: an empty file still replaces
 		// what an earlier layer had.
 		if wanted(f.Path) {
+			s.drop(f.Path)
 			s.files[f.Path] = content{layer: f.Layer}
 		}
 		return false
@@ -122,7 +131,7 @@ func (s *scan) File(ctx context.Context, f *analyzer.File, c analyzer.Content) e
 	data, err := io.ReadAll(io.LimitReader(c, n))
 	if err != nil {
 		// An unreadable version must not leave an older one standing.
-		delete(s.files, f.Path)
+		s.drop(f.Path)
 		s.failed++
 		err = fmt.Errorf("read /%s: %w", f.Path, err)
 		if s.first == nil {
@@ -130,8 +139,16 @@ func (s *scan) File(ctx context.Context, f *analyzer.File, c analyzer.Content) e
 		}
 		return err
 	}
+	s.drop(f.Path)
 	s.files[f.Path] = content{layer: f.Layer, data: data}
+	s.held += int64(len(data))
 	return nil
+}
+
+// drop forgets the content kept of path.
+func (s *scan) drop(path string) {
+	s.held -= int64(len(s.files[path].data))
+	delete(s.files, path)
 }
 
 // Finish implements analyzer.Scan.
@@ -182,7 +199,7 @@ func (s *scan) Finish(ctx context.Context, final *analyzer.Final, res *customs.S
 		}
 	}
 	if len(big) > 0 {
-		reasons = append(reasons, fmt.Sprintf("not read, larger than %d bytes: %s", maxConfigSize, strings.Join(sorted(big), ", ")))
+		reasons = append(reasons, fmt.Sprintf("not read, larger than %d bytes or past %d bytes of files read: %s", maxConfigSize, maxHeld, strings.Join(sorted(big), ", ")))
 	}
 	if len(reasons) > 0 {
 		status.Status = customs.AnalyzerPartial

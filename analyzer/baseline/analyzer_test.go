@@ -508,6 +508,19 @@ func TestSSHD(t *testing.T) {
 			verdict{true, "PermitRootLogin prohibit-password (not set: sshd's default)"},
 			verdict{true, "PasswordAuthentication no (/etc/ssh/sshd_config)"},
 			verdict{true, "PermitEmptyPasswords no (not set: sshd's default)"}}},
+		// Files that include each other (hostile): each is read once, the
+		// first value still wins, and the scan ends.
+		{"include loop", append([]entry{file(0, "etc/ssh/sshd_config", "Include /etc/ssh/sshd_config.d/*\nPasswordAuthentication no\n")},
+			func() []entry {
+				var es []entry
+				for i := range 8 {
+					es = append(es, file(0, fmt.Sprintf("etc/ssh/sshd_config.d/%d.conf", i), "Include /etc/ssh/sshd_config.d/*\nInclude /etc/ssh/sshd_config\nPermitRootLogin yes\n"))
+				}
+				return es
+			}()...), want{
+			verdict{false, "PermitRootLogin yes (/etc/ssh/sshd_config.d/7.conf)"}, // depth first, as sshd reads
+			verdict{true, "PasswordAuthentication no (/etc/ssh/sshd_config)"},
+			verdict{true, "PermitEmptyPasswords no (not set: sshd's default)"}}},
 		{"replaced by a later layer", []entry{
 			file(0, "etc/ssh/sshd_config", "PermitRootLogin yes\n"),
 			file(1, "etc/ssh/sshd_config", "PermitRootLogin no\nPasswordAuthentication no\n"),
@@ -667,12 +680,29 @@ func TestPartial(t *testing.T) {
 			file(0, "etc/shadow", "root:::0:::::\n"),
 			file(1, "etc/shadow", "root:*::0:::::\n"+strings.Repeat("#\n", 1<<20)))
 		want := []customs.AnalyzerStatus{{Name: "baseline", Status: customs.AnalyzerPartial,
-			Reason: "not read, larger than 1048576 bytes: /etc/shadow"}}
+			Reason: "not read, larger than 1048576 bytes or past 67108864 bytes of files read: /etc/shadow"}}
 		if diff := cmp.Diff(want, res.Analyzers); diff != "" {
 			t.Errorf("status mismatch (-want +got):\n%s", diff)
 		}
 		if got := result(t, res, "2.3"); !got.Passed {
 			t.Errorf("rule 2.3 = %+v; the replaced shadow counted", got)
+		}
+	})
+	t.Run("too much to keep", func(t *testing.T) {
+		// A hostile image with many credential files: what is kept is
+		// bounded; the files past the bound are reported, not read.
+		var es []entry
+		creds := "[default]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"
+		big := creds + strings.Repeat("#", 1<<20-len(creds))
+		for i := range 70 {
+			es = append(es, file(0, fmt.Sprintf("home/u%02d/.aws/credentials", i), big))
+		}
+		res := run(t, customs.ImageConfig{}, es...)
+		if st := res.Analyzers[0]; st.Status != customs.AnalyzerPartial || !strings.Contains(st.Reason, "/home/u69/.aws/credentials") || strings.Contains(st.Reason, "/home/u00/") {
+			t.Errorf("status = %+v, want partial naming the files past the bound", st)
+		}
+		if got := result(t, res, "5.2"); got.Passed {
+			t.Errorf("rule 5.2 = %+v, want failed on the files kept", got)
 		}
 	})
 	t.Run("too large file replaced", func(t *testing.T) {

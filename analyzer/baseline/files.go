@@ -306,15 +306,18 @@ func (st *state) sshdConfig() (map[string]sshdSetting, bool) {
 		return nil, false
 	}
 	settings := make(map[string]sshdSetting)
-	st.readSSHD("etc/ssh/sshd_config", settings, 0)
+	st.readSSHD("etc/ssh/sshd_config", settings, map[string]bool{})
 	return settings, true
 }
 
-func (st *state) readSSHD(p string, settings map[string]sshdSetting, depth int) {
-	const maxDepth = 16
-	if depth > maxDepth {
+// readSSHD reads one file into settings. A file is read once: with the
+// first value winning, a second reading changes nothing, and files that
+// include each other would otherwise be read without end.
+func (st *state) readSSHD(p string, settings map[string]sshdSetting, read map[string]bool) {
+	if read[p] {
 		return
 	}
+	read[p] = true
 	for _, l := range lines(st.files[p]) {
 		l = strings.TrimSpace(l)
 		if l == "" || l[0] == '#' {
@@ -334,7 +337,7 @@ func (st *state) readSSHD(p string, settings map[string]sshdSetting, depth int) 
 					pattern = "etc/ssh/" + pattern
 				}
 				for _, q := range st.matching(pattern) {
-					st.readSSHD(q, settings, depth+1)
+					st.readSSHD(q, settings, read)
 				}
 			}
 			continue

@@ -30,7 +30,7 @@ type Config struct {
 	ScanWorkers   int                // CUSTOMS_SCAN_WORKERS: scans run at once by serve; 0 runs none
 	ScanOnSync    bool               // CUSTOMS_SCAN_ON_SYNC: queue scans of what synchronization finds new
 	ScanCacheSize int64              // CUSTOMS_SCAN_CACHE_SIZE: bytes of layers kept in DataDir/cache
-	ScanLimits    customs.ScanLimits // CUSTOMS_SCAN_MAX_IMAGE_SIZE, _MAX_LAYERS, _MAX_FILE_SIZE, _MAX_RATIO, _MAX_PATH, _TIMEOUT
+	ScanLimits    customs.ScanLimits // CUSTOMS_SCAN_MAX_IMAGE_SIZE, _MAX_LAYERS, _MAX_FILE_SIZE, _MAX_RATIO, _MAX_PATH, _MAX_ENTRIES, _TIMEOUT
 	Clamd         string             // CUSTOMS_CLAMD: unix:/path/clamd.ctl or tcp:host:port, to scan files with clamd too
 	VulnDBMaxAge  time.Duration      // CUSTOMS_VULNDB_MAX_AGE: warn when the advisories are older; 0 never warns
 }
@@ -110,6 +110,7 @@ func (c *Config) settings() map[string]func(string) error {
 		"CUSTOMS_SCAN_MAX_FILE_SIZE":  size(&l.FileSize),
 		"CUSTOMS_SCAN_MAX_RATIO":      int64Num(&l.Ratio, 2),
 		"CUSTOMS_SCAN_MAX_PATH":       num(&l.PathLength, 256),
+		"CUSTOMS_SCAN_MAX_ENTRIES":    num(&l.Entries, 1000),
 		"CUSTOMS_SCAN_TIMEOUT":        duration(&l.Time, time.Second, false),
 		"CUSTOMS_VULNDB_MAX_AGE":      duration(&c.VulnDBMaxAge, time.Hour, true),
 		"CUSTOMS_SCAN_ON_SYNC": func(v string) error {
