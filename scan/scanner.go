@@ -12,7 +12,6 @@ import (
 	"os"
 	"runtime/debug"
 	"slices"
-	"strings"
 	"time"
 
 	"customs"
@@ -432,18 +431,15 @@ func (r *run) status() customs.AnalyzerStatus {
 
 // mergeStatus adds the core's view of an analyzer (files it failed on) to
 // the status the analyzer reported itself, if it did: one entry per
-// analyzer, the worse of the two states, both reasons.
+// analyzer. An analyzer that says it was partial has said why, its file
+// failures included; one that says it succeeded is corrected.
 func mergeStatus(all []customs.AnalyzerStatus, st customs.AnalyzerStatus) []customs.AnalyzerStatus {
 	i := slices.IndexFunc(all, func(a customs.AnalyzerStatus) bool { return a.Name == st.Name })
 	if i < 0 {
 		return append(all, st)
 	}
-	own := &all[i]
-	if st.Status == customs.AnalyzerPartial {
-		if own.Status == customs.AnalyzerSucceeded {
-			own.Status = customs.AnalyzerPartial
-		}
-		own.Reason = strings.TrimPrefix(own.Reason+"; "+st.Reason, "; ")
+	if own := &all[i]; own.Status == customs.AnalyzerSucceeded && st.Status != customs.AnalyzerSucceeded {
+		*own = st
 	}
 	return all
 }
