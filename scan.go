@@ -213,12 +213,15 @@ type FileInfo struct {
 // index, the details are the distinct union over their image manifests,
 // counted the way the list's counters count them.
 type ImageSelector struct {
-	Type       ImageType
-	Namespace  string
-	Name       string
-	Tag        string
-	ImageID    string
-	InstanceID string
+	Type      ImageType
+	Namespace string
+	// ExactNamespace compares Namespace even when it is empty: the
+	// repositories without a namespace ("nginx", not "team/nginx").
+	ExactNamespace bool
+	Name           string
+	Tag            string
+	ImageID        string
+	InstanceID     string
 }
 
 // Repair necessities (HSS repair_necessity).

@@ -125,7 +125,7 @@ func (q *query) detailSelector() customs.ImageSelector {
 		}
 		q.err = customs.Errorf(customs.EINVALID, "Missing parameter image_id, or %s; allowed: %s.", joinNames(missing), imageSelectorOr)
 	}
-	sel.Namespace, sel.Name, sel.Tag, sel.ImageID = ns, name, tag, id
+	sel.Namespace, sel.ExactNamespace, sel.Name, sel.Tag, sel.ImageID = ns, hasNS, name, tag, id
 	return sel
 }
 
@@ -215,6 +215,7 @@ func (s *Server) listVulnerabilities(w http.ResponseWriter, r *http.Request, p *
 	sel := customs.ImageSelector{ImageID: imageID}
 	sel.Type = enum(q, "image_type", customs.ImageTypes, true)
 	sel.Namespace = q.reqStr("namespace", 0, maxNamespaceLen)
+	sel.ExactNamespace = true
 	sel.Name = q.reqStr("image_name", 1, maxImageNameLen)
 	sel.Tag = q.reqStr("tag_name", 1, maxImageVersionLen)
 	sel.InstanceID = q.str("instance_id", 0, maxInstanceLen)
@@ -285,7 +286,7 @@ func (s *Server) listMalware(w http.ResponseWriter, r *http.Request, p *customs.
 	ep := q.enterpriseProject()
 	sel := customs.ImageSelector{ImageID: imageID}
 	sel.Type = enum(q, "image_type", customs.ImageTypes, true)
-	sel.Namespace = q.str("namespace", 0, maxNamespaceLen)
+	sel.Namespace, sel.ExactNamespace = q.optStr("namespace", 0, maxNamespaceLen)
 	sel.Name = q.str("image_name", 1, maxImageNameLen)
 	sel.Tag = q.str("tag_name", 1, maxImageVersionLen)
 	var f customs.MalwareFilter

@@ -450,9 +450,13 @@ func (tx *Tx) selected(ctx context.Context, scope customs.Scope, sel customs.Ima
 	where, args := scopeWhere(scope, "i.")
 	where += ` AND i.image_type = ?`
 	args = append(args, sel.Type)
+	if sel.Namespace != "" || sel.ExactNamespace {
+		where += ` AND i.namespace = ?`
+		args = append(args, sel.Namespace)
+	}
 	for _, c := range []struct {
 		column, value string
-	}{{"i.namespace", sel.Namespace}, {"i.name", sel.Name}, {"i.tag", sel.Tag}} {
+	}{{"i.name", sel.Name}, {"i.tag", sel.Tag}} {
 		if c.value != "" {
 			where += ` AND ` + c.column + ` = ?`
 			args = append(args, c.value)

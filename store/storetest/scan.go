@@ -339,6 +339,31 @@ func testScanResults(t *testing.T, open Opener) {
 		_, err = s.SelectDigests(ctx, customs.Scope{}, sels[:1])
 		wantCode(t, err, customs.EINTERNAL)
 	})
+
+	t.Run("empty namespace", func(t *testing.T) {
+		// "app:1" has no namespace; "team/app:1" shows another manifest.
+		solo := image("solo", 10)
+		f.put(t, reg, "app", "1", solo, t0)
+		res := scanResult(solo, 1, 0, 0, t0)
+		res.Findings[0].VulnID = "DSA-9999-1" // not among team/app:1's
+		if err := f.s.SaveScanResult(ctx, res); err != nil {
+			t.Fatal(err)
+		}
+		exact := customs.ImageSelector{Type: customs.PrivateImage, ExactNamespace: true, Name: "app", Tag: "1"}
+		any := exact
+		any.ExactNamespace = false
+		_, exactTotal, err := f.s.FindVulnerabilities(ctx, f.allA, exact, customs.VulnerabilityFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, anyTotal, err := f.s.FindVulnerabilities(ctx, f.allA, any, customs.VulnerabilityFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := row("app", "1").VulNum; exactTotal != want || anyTotal <= exactTotal {
+			t.Errorf("vulnerabilities of app:1 with the empty namespace exact: %d, want its row's %d; in any namespace: %d, want more", exactTotal, want, anyTotal)
+		}
+	})
 }
 
 // checkTotals checks that the detail queries count what the list row says.
