@@ -2,7 +2,13 @@ package vulndb_test
 
 import (
 	"bytes"
+	"fmt"
+	"log/slog"
+	"maps"
+	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -10,6 +16,7 @@ import (
 
 	"customs"
 	"customs/iam"
+	"customs/internal/testdata"
 	"customs/store/sqlite"
 	"customs/vulndb"
 )
@@ -97,5 +104,135 @@ func TestSQLiteImportAndRematch(t *testing.T) {
 	}
 	if diff := cmp.Diff(res.Packages, inv); diff != "" {
 		t.Errorf("inventory after Rematch() (-want +got):\n%s", diff)
+	}
+}
+
+// BenchmarkRematchSQLite re-matches every stored inventory of a real SQLite
+// store against the real Debian advisories: CUSTOMS_BENCH_INVENTORIES
+// inventories (10,000 unless set) of 150 Debian:10 packages each, built as
+// BenchmarkRematch builds them, each the scan of an image tagged in one of
+// 100 repositories and saved with the findings it has (so a re-match
+// replaces them all).
+func BenchmarkRematchSQLite(b *testing.B) {
+	count := 10000
+	if s := os.Getenv("CUSTOMS_BENCH_INVENTORIES"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			b.Fatalf("CUSTOMS_BENCH_INVENTORIES=%q: want a positive number of inventories", s)
+		}
+		count = n
+	}
+	start := time.Now()
+	ctx := b.Context()
+	c, err := iam.NewCipher(bytes.Repeat([]byte{1}, 32))
+	if err != nil {
+		b.Fatal(err)
+	}
+	db := sqlite.New(filepath.Join(b.TempDir(), "customs.db"))
+	db.Cipher = c
+	db.Logger = slog.New(slog.DiscardHandler)
+	if err := db.Open(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	if _, err := vulndb.Import(ctx, db, testdata.OSV(b, "Debian")); err != nil {
+		b.Fatalf("Import() = %v", err)
+	}
+	p := &customs.Project{Name: "region-a", Enabled: true}
+	if _, err := db.Bootstrap(ctx, &customs.Domain{Name: "acme"}, &customs.User{Name: "admin", PasswordHash: "x", Admin: true, Enabled: true}, p); err != nil {
+		b.Fatal(err)
+	}
+	scope := customs.ProjectScope(p.ID)
+	reg := &customs.Registry{Name: "bench", Type: customs.Harbor, Protocol: "http", Addr: "bench.example:5000"}
+	if err := db.CreateRegistry(ctx, scope, reg); err != nil {
+		b.Fatal(err)
+	}
+
+	// The Debian:10 source packages the advisories name, and a matcher of
+	// the same advisories for the findings saved with each scan.
+	const eco = "Debian:10"
+	var names []string
+	src := importedStore(b, "Debian")
+	var advs []*customs.Advisory
+	for _, a := range src.advs {
+		advs = append(advs, a)
+		for _, k := range a.Affected {
+			if k.Ecosystem == eco {
+				names = append(names, k.Name)
+			}
+		}
+	}
+	slices.Sort(names)
+	names = slices.Compact(names)
+	m, err := vulndb.NewMatcher(advs)
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	const repos, perCall = 100, 500
+	found, first0 := 0, 0 // findings in all, and of the first inventory
+	for first := 0; first < count; first += perCall {
+		var ms []*customs.Manifest
+		byRepo := map[string][]customs.TagState{}
+		for i := first; i < min(first+perCall, count); i++ {
+			ms = append(ms, &customs.Manifest{Digest: fmt.Sprintf("sha256:%064d", i), MediaType: "application/vnd.oci.image.manifest.v1+json",
+				Kind: customs.KindImage, Size: 1000, Platform: customs.Platform{OS: "linux", Architecture: "amd64"}, Scannable: true,
+				Blobs: []customs.Blob{{Digest: fmt.Sprintf("sha256:f%063d", i), MediaType: "application/vnd.oci.image.layer.v1.tar+gzip", Size: 900}}})
+			repo := fmt.Sprintf("team/app%03d", i%repos)
+			byRepo[repo] = append(byRepo[repo], customs.TagState{Tag: strconv.Itoa(i), Digest: ms[len(ms)-1].Digest, UpdatedAt: start})
+		}
+		if err := db.PutManifests(ctx, ms); err != nil {
+			b.Fatal(err)
+		}
+		var us []customs.RepositoryUpdate
+		for _, repo := range slices.Sorted(maps.Keys(byRepo)) {
+			ns, name := customs.SplitRepository(repo)
+			us = append(us, customs.RepositoryUpdate{Namespace: ns, Name: name, Upserts: byRepo[repo]})
+		}
+		if _, err := db.ApplyRepositoryUpdates(ctx, scope, reg.ID, us); err != nil {
+			b.Fatal(err)
+		}
+		for i, man := range ms {
+			i += first
+			pkgs := make([]customs.Package, 150)
+			for j := range pkgs {
+				name := names[(i*7+j)%len(names)]
+				// One package in ten is old enough for every advisory.
+				version := "99:1.0-1"
+				if (i+j)%10 == 0 {
+					version = "0.1-1"
+				}
+				pkgs[j] = customs.Package{Name: "lib" + name, Version: version, Ecosystem: eco, SourceName: name, SourceVersion: version, OS: true,
+					Path: "/var/lib/dpkg/status", Layer: man.Blobs[0].Digest}
+			}
+			res := &customs.ScanResult{Digest: man.Digest, ScannedAt: start, OS: eco, Packages: pkgs, Findings: m.Match(pkgs),
+				Analyzers: []customs.AnalyzerStatus{{Name: "packages", Status: customs.AnalyzerSucceeded}}}
+			found += len(res.Findings)
+			if i == 0 {
+				first0 = len(res.Findings)
+			}
+			if err := db.SaveScanResult(ctx, res); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.Logf("setup of %d inventories (%d findings) took %s", count, found, time.Since(start).Round(time.Millisecond))
+
+	for b.Loop() {
+		n, err := vulndb.Rematch(ctx, db, nil)
+		if err != nil || n != count {
+			b.Fatalf("Rematch() = %d, %v; want %d inventories", n, err, count)
+		}
+	}
+	b.ReportMetric(float64(count*b.N)/b.Elapsed().Seconds(), "inventories/s")
+	b.ReportMetric(float64(found), "findings")
+
+	d := fmt.Sprintf("sha256:%064d", 0)
+	sums, err := db.ScanSummaries(ctx, []string{d})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if got := sums[d]; got.VulNum != first0 || got.Status != customs.ScanSuccess {
+		b.Errorf("scan summary of the first inventory after Rematch() = %+v, want success with %d vulnerabilities", got, first0)
 	}
 }
