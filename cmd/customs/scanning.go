@@ -144,9 +144,7 @@ func (a advisoryMatcher) Match(ctx context.Context, pkgs []customs.Package) ([]c
 // stored files change, so every replica scans with what was imported last.
 type signatures struct {
 	db     *sqlite.DB
-	logger interface {
-		Info(msg string, args ...any)
-	}
+	logger *slog.Logger
 
 	mu      sync.Mutex
 	version string
