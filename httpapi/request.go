@@ -116,15 +116,21 @@ func (q *query) get(name string) (string, bool) {
 
 // str returns text parameter name, "" when absent.
 func (q *query) str(name string, min, max int) string {
+	v, _ := q.optStr(name, min, max)
+	return v
+}
+
+// optStr returns text parameter name and whether it was given.
+func (q *query) optStr(name string, min, max int) (string, bool) {
 	v, ok := q.get(name)
 	if !ok {
-		return ""
+		return "", false
 	}
 	if err := checkLen(name, v, min, max); err != nil {
 		q.err = err
-		return ""
+		return "", false
 	}
-	return v
+	return v, true
 }
 
 // enum returns parameter name, which must be one of allowed; "" when absent.

@@ -72,19 +72,6 @@ func (s *Server) scanRoutes(mux *http.ServeMux) {
 	}
 }
 
-// optStr returns text parameter name and whether it was given.
-func (q *query) optStr(name string, min, max int) (string, bool) {
-	v, ok := q.get(name)
-	if !ok {
-		return "", false
-	}
-	if err := checkLen(name, v, min, max); err != nil {
-		q.err = err
-		return "", false
-	}
-	return v, true
-}
-
 // reqStr returns required text parameter name.
 func (q *query) reqStr(name string, min, max int) string {
 	v, ok := q.optStr(name, min, max)
