@@ -38,6 +38,10 @@ type Stats struct {
 	// Changed are the packages named by the added or updated records,
 	// sorted and distinct: the inventories holding them need matching again.
 	Changed []customs.PackageKey
+	// UpdatedIDs are the ids of the updated records, sorted: a record may
+	// no longer name a package it named, whose findings then go
+	// (RematchKeys).
+	UpdatedIDs []string
 	// Missing are the ecosystems Update skipped because the source has no
 	// all.zip for them.
 	Missing []string
@@ -50,8 +54,10 @@ func (s *Stats) add(o Stats) {
 	s.Unchanged += o.Unchanged
 	s.Withdrawn += o.Withdrawn
 	s.Changed = append(s.Changed, o.Changed...)
+	s.UpdatedIDs = append(s.UpdatedIDs, o.UpdatedIDs...)
 	s.Missing = append(s.Missing, o.Missing...)
 	sortKeys(&s.Changed)
+	slices.Sort(s.UpdatedIDs)
 }
 
 // maxRecordSize bounds one record read from a zip or a directory: the
@@ -154,6 +160,7 @@ func importPath(ctx context.Context, st Store, path, source string) (Stats, erro
 			known[a.ID] = modified
 			if ok {
 				stats.Updated++
+				stats.UpdatedIDs = append(stats.UpdatedIDs, a.ID)
 			} else {
 				stats.Added++
 			}
@@ -180,6 +187,7 @@ func importPath(ctx context.Context, st Store, path, source string) (Stats, erro
 		stats.Changed = append(stats.Changed, k)
 	}
 	sortKeys(&stats.Changed)
+	slices.Sort(stats.UpdatedIDs)
 	return stats, nil
 }
 

@@ -107,7 +107,7 @@ func TestImportIncremental(t *testing.T) {
 	if err != nil {
 		t.Fatalf("second Import() = %v", err)
 	}
-	want = vulndb.Stats{Read: 3, Added: 1, Updated: 1, Unchanged: 1, Withdrawn: 1, Changed: []customs.PackageKey{{Ecosystem: "Go", Name: "c"}, {Ecosystem: "npm", Name: "b"}}}
+	want = vulndb.Stats{Read: 3, Added: 1, Updated: 1, Unchanged: 1, Withdrawn: 1, Changed: []customs.PackageKey{{Ecosystem: "Go", Name: "c"}, {Ecosystem: "npm", Name: "b"}}, UpdatedIDs: []string{"B-1"}}
 	if diff := cmp.Diff(want, st); diff != "" {
 		t.Errorf("second Import() mismatch (-want +got):\n%s", diff)
 	}

@@ -3,6 +3,7 @@ package vulndb
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"customs"
 )
@@ -17,6 +18,24 @@ type RematchStore interface {
 	// ReplaceFindings sets the findings of each digest and moves the counters of every image row with that
 	// digest, all in one transaction.
 	ReplaceFindings(ctx context.Context, findings map[string][]customs.Finding) error
+	// FindingKeys returns the packages (by Package.Key) that have stored findings of the advisories ids.
+	FindingKeys(ctx context.Context, ids []string) ([]customs.PackageKey, error)
+}
+
+// RematchKeys returns the packages whose inventories an import calls to be
+// matched again: those its added and updated records name, and those with
+// findings of an updated record, which may no longer name them.
+func RematchKeys(ctx context.Context, st RematchStore, s Stats) ([]customs.PackageKey, error) {
+	keys := slices.Clone(s.Changed)
+	if len(s.UpdatedIDs) > 0 {
+		old, err := st.FindingKeys(ctx, s.UpdatedIDs)
+		if err != nil {
+			return nil, fmt.Errorf("packages with findings of updated advisories: %w", err)
+		}
+		keys = append(keys, old...)
+	}
+	sortKeys(&keys)
+	return keys, nil
 }
 
 // rematchBatch is how many inventories are matched and written together.

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,6 +105,92 @@ func TestSQLiteImportAndRematch(t *testing.T) {
 	}
 	if diff := cmp.Diff(res.Packages, inv); diff != "" {
 		t.Errorf("inventory after Rematch() (-want +got):\n%s", diff)
+	}
+}
+
+// An advisory updated to no longer name a package: the images whose only
+// finding of it was on that package lose it, although the update names
+// nothing they hold.
+func TestSQLiteRematchDroppedPackage(t *testing.T) {
+	ctx := t.Context()
+	c, err := iam.NewCipher(bytes.Repeat([]byte{1}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sqlite.New(filepath.Join(t.TempDir(), "customs.db"))
+	db.Cipher = c
+	if err := db.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	record := func(modified string, names ...string) string {
+		var affected []string
+		for _, n := range names {
+			affected = append(affected, `{"package": {"ecosystem": "Debian:11", "name": "`+n+`"},
+				"ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.0-1"}]}]}`)
+		}
+		return `{"id": "DSA-9999-1", "modified": "` + modified + `", "affected": [` + strings.Join(affected, ",") + `]}`
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "DSA-9999-1.json")
+	write := func(body string) {
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(record("2024-01-01T00:00:00Z", "alpha", "beta"))
+	if _, err := vulndb.Import(ctx, db, path); err != nil {
+		t.Fatal(err)
+	}
+
+	m := &customs.Manifest{Digest: "sha256:" + strings.Repeat("ef", 32), MediaType: "application/vnd.oci.image.manifest.v1+json",
+		Kind: customs.KindImage, Size: 1000, Platform: customs.Platform{OS: "linux", Architecture: "amd64"}, Scannable: true,
+		Blobs: []customs.Blob{{Digest: "sha256:" + strings.Repeat("cd", 32), MediaType: "application/vnd.oci.image.layer.v1.tar+gzip", Size: 900}}}
+	if err := db.PutManifests(ctx, []*customs.Manifest{m}); err != nil {
+		t.Fatal(err)
+	}
+	beta := customs.Package{Name: "beta", Version: "1.0-1", Ecosystem: "Debian:11", OS: true, Path: "/var/lib/dpkg/status", Layer: m.Blobs[0].Digest}
+	advs, err := db.Advisories(ctx, []customs.PackageKey{beta.Key()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	matcher, err := vulndb.NewMatcher(advs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := &customs.ScanResult{Digest: m.Digest, ScannedAt: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC), OS: "Debian:11",
+		Packages: []customs.Package{beta}, Findings: matcher.Match([]customs.Package{beta})}
+	if err := db.SaveScanResult(ctx, res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Findings) != 1 {
+		t.Fatalf("beta 1.0-1 findings before the update: %+v, want DSA-9999-1", res.Findings)
+	}
+
+	write(record("2024-02-01T00:00:00Z", "alpha"))
+	st, err := vulndb.Import(ctx, db, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"DSA-9999-1"}, st.UpdatedIDs); diff != "" {
+		t.Errorf("UpdatedIDs (-want +got):\n%s", diff)
+	}
+	keys, err := vulndb.RematchKeys(ctx, db, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]customs.PackageKey{{Ecosystem: "Debian:11", Name: "alpha"}, {Ecosystem: "Debian:11", Name: "beta"}}, keys); diff != "" {
+		t.Errorf("RematchKeys (-want +got):\n%s", diff)
+	}
+	if n, err := vulndb.Rematch(ctx, db, keys); err != nil || n != 1 {
+		t.Fatalf("Rematch() = %d, %v; want 1 inventory", n, err)
+	}
+	sums, err := db.ScanSummaries(ctx, []string{m.Digest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sums[m.Digest].VulNum; got != 0 {
+		t.Errorf("vul_num after the advisory dropped beta: %d, want 0", got)
 	}
 }
 

@@ -130,6 +130,20 @@ func (s *memStore) ReplaceFindings(ctx context.Context, findings map[string][]cu
 	return nil
 }
 
+func (s *memStore) FindingKeys(ctx context.Context, ids []string) ([]customs.PackageKey, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []customs.PackageKey
+	for _, fs := range s.findings {
+		for _, f := range fs {
+			if slices.Contains(ids, f.VulnID) {
+				out = append(out, f.Package.Key())
+			}
+		}
+	}
+	return out, nil
+}
+
 // imported caches one import of each real all.zip: reading AlmaLinux's
 // takes seconds.
 var imported = struct {

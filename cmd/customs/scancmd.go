@@ -168,17 +168,17 @@ func (m *Main) vulndbCommand() *cobra.Command {
 			"  customs vulndb import ./advisories/",
 		Args: cobra.MinimumNArgs(1),
 		RunE: m.withStore(func(ctx context.Context, args []string) error {
-			var changed []customs.PackageKey
+			var imports []vulndb.Stats
 			for _, path := range args {
 				st, err := vulndb.Import(ctx, m.DB, path)
 				if err != nil {
 					// What earlier paths imported is matched all the same.
-					return errors.Join(err, m.rematch(ctx, changed))
+					return errors.Join(err, m.rematch(ctx, imports...))
 				}
 				m.printImport(path, st)
-				changed = append(changed, st.Changed...)
+				imports = append(imports, st)
 			}
-			return m.rematch(ctx, changed)
+			return m.rematch(ctx, imports...)
 		}),
 	}
 	var source string
@@ -200,7 +200,7 @@ func (m *Main) vulndbCommand() *cobra.Command {
 			st, err := u.Update(ctx, ecosystems)
 			m.printImport(source, st)
 			// What was imported before a failure is matched all the same.
-			return errors.Join(err, m.rematch(ctx, st.Changed))
+			return errors.Join(err, m.rematch(ctx, st))
 		}),
 	}
 	update.Flags().StringVar(&source, "source", "https://osv-vulnerabilities.storage.googleapis.com", "base URL of the OSV mirror")

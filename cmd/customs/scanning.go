@@ -202,9 +202,17 @@ func loadSignatures(ctx context.Context, db *sqlite.DB) (*malware.DB, error) {
 	return b.Build(), nil
 }
 
-// rematch matches every stored inventory that has a package named by keys
-// again, after advisories changed.
-func (m *Main) rematch(ctx context.Context, keys []customs.PackageKey) error {
+// rematch matches again every stored inventory the imports changed
+// advisories for.
+func (m *Main) rematch(ctx context.Context, imports ...vulndb.Stats) error {
+	var keys []customs.PackageKey
+	for _, st := range imports {
+		k, err := vulndb.RematchKeys(ctx, m.DB, st)
+		if err != nil {
+			return err
+		}
+		keys = append(keys, k...)
+	}
 	if len(keys) == 0 {
 		return nil
 	}

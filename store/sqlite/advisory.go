@@ -1,10 +1,12 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"customs"
@@ -302,4 +304,33 @@ func (db *DB) DeleteSignatureFile(ctx context.Context, name string) error {
 		return fmt.Errorf("delete signature file %s: %w", name, err)
 	}
 	return nil
+}
+
+// FindingKeys returns the packages (by customs.Package.Key: the source
+// package when there is one) that have stored findings of the advisories
+// ids, sorted and distinct.
+func (db *DB) FindingKeys(ctx context.Context, ids []string) ([]customs.PackageKey, error) {
+	var out []customs.PackageKey
+	err := db.view(ctx, func(tx *Tx) error {
+		for chunk := range slices.Chunk(ids, 500) {
+			err := tx.each(ctx, `SELECT DISTINCT ecosystem, CASE WHEN source_name <> '' THEN source_name ELSE name END
+				FROM scan_findings WHERE vul_id IN (`+placeholders(len(chunk))+`)`, anys(chunk), func(r *sql.Rows) error {
+				var k customs.PackageKey
+				err := r.Scan(&k.Ecosystem, &k.Name)
+				out = append(out, k)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("packages with findings of %d advisories: %w", len(ids), err)
+	}
+	slices.SortFunc(out, func(a, b customs.PackageKey) int {
+		return cmp.Or(strings.Compare(a.Ecosystem, b.Ecosystem), strings.Compare(a.Name, b.Name))
+	})
+	return slices.Compact(out), nil
 }

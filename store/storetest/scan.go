@@ -513,6 +513,17 @@ func testAdvisories(t *testing.T, open Opener) {
 		}
 		checkTotals(t, f, f.allA, customs.ImageSelector{Type: customs.PrivateImage, Namespace: "team", Name: img.Name, Tag: "1"}, img)
 	}
+	// The packages with findings of some advisories, by their key (a
+	// source package when there is one).
+	resA.Findings = []customs.Finding{{VulnID: "DSA-1", Package: resA.Packages[0], Severity: "high"}}
+	if err := f.s.SaveScanResult(ctx, resA); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := f.s.FindingKeys(ctx, []string{"DSA-1", "GO-3", "NONE-1"})
+	want := []customs.PackageKey{resA.Packages[0].Key(), resB.Packages[0].Key()}
+	if diff := cmp.Diff(want, keys); err != nil || diff != "" {
+		t.Errorf("FindingKeys() %v (-want +got):\n%s", err, diff)
+	}
 }
 
 func testSignatureFiles(t *testing.T, open Opener) {

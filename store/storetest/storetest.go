@@ -75,6 +75,7 @@ type Store interface {
 	ApplyRepositoryUpdates(ctx context.Context, scope customs.Scope, registryID string, us []customs.RepositoryUpdate) (customs.SyncCounts, error)
 	SetScanSummaries(ctx context.Context, summaries map[string]customs.ScanSummary) error
 	ScanSummaries(ctx context.Context, digests []string) (map[string]customs.ScanSummary, error)
+	FindingKeys(ctx context.Context, ids []string) ([]customs.PackageKey, error)
 	RequeueScan(ctx context.Context, digest string) error
 	SelectDigests(ctx context.Context, scope customs.Scope, sels []customs.ImageSelector) ([][]string, error)
 
