@@ -431,6 +431,9 @@ func (db *DB) FindImageDigests(ctx context.Context, scope customs.Scope, f custo
 			return nil, err
 		}
 		for _, img := range imgs {
+			if img.Type == customs.SharedImage && img.SharedStatus != customs.ShareEffective {
+				continue // its share expired: not to be scanned
+			}
 			out = append(out, img.Digest)
 		}
 		if offset+maxPage >= total {
@@ -720,9 +723,11 @@ func (db *DB) SelectDigests(ctx context.Context, scope customs.Scope, sels []cus
 		}
 		where, args := scopeWhere(scope, "i.")
 		for n, sel := range sels {
-			q := `SELECT DISTINCT m.digest FROM images i JOIN manifests m ON m.id = i.manifest_id WHERE ` + where +
-				` AND i.image_type = ? AND i.namespace = ? AND i.name = ? AND i.tag = ?`
-			a := append(slices.Clone(args), sel.Type, sel.Namespace, sel.Name, sel.Tag)
+			// A shared image whose share expired is not to be scanned.
+			q := `SELECT DISTINCT m.digest FROM images i JOIN manifests m ON m.id = i.manifest_id LEFT JOIN shares s ON s.id = i.share_id
+				WHERE ` + where + ` AND i.image_type = ? AND i.namespace = ? AND i.name = ? AND i.tag = ?
+				AND (i.image_type <> 'shared_image' OR s.deadline = 0 OR s.deadline > ?)`
+			a := append(slices.Clone(args), sel.Type, sel.Namespace, sel.Name, sel.Tag, ms(tx.now))
 			if sel.InstanceID != "" {
 				q += ` AND i.registry_id = ?`
 				a = append(a, sel.InstanceID)

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -92,10 +93,31 @@ func testShares(t *testing.T, open Opener) {
 		t.Errorf("refresh after the owner removed a tag: %+v", c)
 	}
 
+	// A recipient's batch scan selects the owner's digest while the share
+	// holds, nothing after its deadline.
+	selectShared := func() ([][]string, []string) {
+		t.Helper()
+		sel, err := f.s.SelectDigests(ctx, recipient, []customs.ImageSelector{{Type: customs.SharedImage, Namespace: "team", Name: "app", Tag: "2.0"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		all, err := f.s.FindImageDigests(ctx, recipient, customs.ImageFilter{Type: customs.SharedImage})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sel, all
+	}
+	if sel, all := selectShared(); !slices.Equal(sel[0], []string{app2.Digest}) || !slices.Equal(all, []string{app2.Digest}) {
+		t.Errorf("digests to scan of an effective share: %v, %v; want %s", sel, all, app2.Digest)
+	}
+
 	// After the deadline the rows show as expired and not scannable, without a refresh.
 	f.clock.add(49 * time.Hour)
 	if got := shared(); len(got) != 1 || got[0].SharedStatus != customs.ShareExpired || got[0].Scannable {
 		t.Errorf("after the deadline: %+v", got)
+	}
+	if sel, all := selectShared(); len(sel[0]) != 0 || len(all) != 0 {
+		t.Errorf("digests to scan of an expired share: %v, %v; want none", sel, all)
 	}
 	sh.Deadline = time.Time{} // forever
 	if err := f.s.UpdateShare(ctx, f.allA, sh); err != nil {

@@ -78,6 +78,7 @@ type Store interface {
 	FindingKeys(ctx context.Context, ids []string) ([]customs.PackageKey, error)
 	RequeueScan(ctx context.Context, digest string) error
 	SelectDigests(ctx context.Context, scope customs.Scope, sels []customs.ImageSelector) ([][]string, error)
+	FindImageDigests(ctx context.Context, scope customs.Scope, f customs.ImageFilter) ([]string, error)
 
 	QueueScans(ctx context.Context, digests []string, rescan bool) ([]string, error)
 	PendingScans(ctx context.Context) ([]string, error)
