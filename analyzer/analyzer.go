@@ -66,7 +66,9 @@ type File struct {
 }
 
 // Content is a wanted file's bytes. Every analyzer that wants a file gets a
-// Content of its own, positioned at the start; ReadAt does not move it.
+// Content of its own, positioned at the start; ReadAt does not move it. It
+// is valid only until File returns: the scanner reuses its memory and
+// removes its spool file; an analyzer copies what it keeps.
 type Content interface {
 	io.Reader
 	io.ReaderAt
