@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -98,24 +99,32 @@ type Runner struct {
 	Now        func() time.Time
 
 	client *river.Client[*sql.Tx]
+	once   sync.Once
+}
+
+// defaults fills the fields left zero, once.
+func (r *Runner) defaults() {
+	r.once.Do(func() {
+		if r.Logger == nil {
+			r.Logger = slog.Default().With("component", "scanjob")
+		}
+		if r.Now == nil {
+			r.Now = time.Now
+		}
+		if r.Timeout == 0 {
+			r.Timeout = time.Hour
+		}
+		if r.RetryAfter == 0 {
+			r.RetryAfter = 30 * time.Second
+		}
+	})
 }
 
 // Open prepares the queue in the database db is a handle on (creating its
 // tables) and the client that inserts and, with Workers, works jobs. Call
 // Start to work them.
 func (r *Runner) Open(ctx context.Context, db *sql.DB) error {
-	if r.Logger == nil {
-		r.Logger = slog.Default().With("component", "scanjob")
-	}
-	if r.Now == nil {
-		r.Now = time.Now
-	}
-	if r.Timeout == 0 {
-		r.Timeout = time.Hour
-	}
-	if r.RetryAfter == 0 {
-		r.RetryAfter = 30 * time.Second
-	}
+	r.defaults()
 	driver := riversqlite.New(db)
 	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: r.Logger})
 	if err != nil {
@@ -234,12 +243,7 @@ func (r *Runner) insert(ctx context.Context, digests []string) error {
 // Scan scans one image manifest now, in this goroutine, and records the
 // outcome as a job would (customs scan in the foreground).
 func (r *Runner) Scan(ctx context.Context, digest string) error {
-	if r.Logger == nil {
-		r.Logger = slog.Default().With("component", "scanjob")
-	}
-	if r.Now == nil {
-		r.Now = time.Now
-	}
+	r.defaults()
 	return r.scan(ctx, digest, true)
 }
 
