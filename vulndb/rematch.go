@@ -52,7 +52,10 @@ const rematchBatch = 1000
 // store must allow (store/sqlite reads inventories in snapshots and calls
 // back outside them).
 func Rematch(ctx context.Context, st RematchStore, keys []customs.PackageKey) (int, error) {
-	m := &Matcher{byKey: map[customs.PackageKey][]*affected{}, ids: map[string]bool{}}
+	m, err := NewMatcher(nil) // advisories are added as the batches need them
+	if err != nil {
+		return 0, err
+	}
 	loaded := map[customs.PackageKey]bool{}
 	load := func(keys []customs.PackageKey) error {
 		var missing []customs.PackageKey
@@ -115,7 +118,7 @@ func Rematch(ctx context.Context, st RematchStore, keys []customs.PackageKey) (i
 		batch = batch[:0]
 		return nil
 	}
-	err := st.Inventories(ctx, keys, func(digest string, pkgs []customs.Package) error {
+	err = st.Inventories(ctx, keys, func(digest string, pkgs []customs.Package) error {
 		batch = append(batch, inventory{digest: digest, pkgs: pkgs})
 		if len(batch) >= rematchBatch {
 			return flush()
