@@ -268,6 +268,9 @@ func (m *Main) sigsCommand() *cobra.Command {
 					return err
 				}
 				fmt.Fprintf(m.Stdout, "Imported %s: %d hash signatures.\n", name, db.Len())
+				if st := db.Stats(); len(st.Ignored) > 0 || st.Wildcard > 0 {
+					fmt.Fprintf(m.Stdout, "  not used: files of other signature kinds %v; signatures of unknown size: %d (each makes every file be hashed)\n", st.Ignored, st.Wildcard)
+				}
 			}
 			return nil
 		}),

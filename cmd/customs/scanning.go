@@ -180,7 +180,12 @@ func (s *signatures) analyzer(ctx context.Context) (*malware.Analyzer, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.logger.Info("loaded malware signatures", "files", len(files), "signatures", db.Len())
+	st := db.Stats()
+	s.logger.Info("loaded malware signatures", "files", len(files), "signatures", db.Len(), "per_format", st.Signatures,
+		"ignored_files", st.Ignored, "skipped_for_level", st.Skipped)
+	if st.Wildcard > 0 {
+		s.logger.Warn("signatures of unknown size make every file of every image be read and hashed", "signatures", st.Wildcard)
+	}
 	s.version, s.current = version.String(), &malware.Analyzer{DB: db}
 	return s.current, nil
 }
