@@ -143,7 +143,7 @@ func (db *DB) EcosystemStatuses(ctx context.Context) ([]customs.EcosystemStatus,
 
 // Inventories calls fn with the packages of every stored scan that has a
 // package named by one of keys (every stored scan when keys is nil), by
-// image manifest digest, in digest order.
+// image manifest digest, in batches each in digest order.
 func (db *DB) Inventories(ctx context.Context, keys []customs.PackageKey, fn func(digest string, pkgs []customs.Package) error) error {
 	var ids []int64
 	err := db.view(ctx, func(tx *Tx) error {
@@ -174,7 +174,9 @@ func (db *DB) Inventories(ctx context.Context, keys []customs.PackageKey, fn fun
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 	// Read in batches, each in its own snapshot, so a long re-match does not
-	// hold one read transaction open.
+	// hold one read transaction open. The packages are read by manifest
+	// through its index, in stored order, and the batch is put in digest
+	// order here: sorting the joined rows in SQL costs more than the read.
 	for chunk := range slices.Chunk(ids, 200) {
 		type inventory struct {
 			digest string
@@ -182,20 +184,32 @@ func (db *DB) Inventories(ctx context.Context, keys []customs.PackageKey, fn fun
 		}
 		var batch []*inventory
 		err := db.view(ctx, func(tx *Tx) error {
-			byID := map[int64]*inventory{}
-			return tx.each(ctx, `SELECT m.id, m.digest, p.ecosystem, p.name, p.version, p.source_name, p.source_version, p.os, p.path, p.layer
-				FROM scan_packages p JOIN manifests m ON m.id = p.manifest_id WHERE m.id IN (`+placeholders(len(chunk))+`) ORDER BY m.digest, p.rowid`,
+			byID := make(map[int64]*inventory, len(chunk))
+			err := tx.each(ctx, `SELECT id, digest FROM manifests WHERE id IN (`+placeholders(len(chunk))+`)`, anys(chunk), func(r *sql.Rows) error {
+				var id int64
+				inv := &inventory{}
+				if err := r.Scan(&id, &inv.digest); err != nil {
+					return err
+				}
+				byID[id] = inv
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			return tx.each(ctx, `SELECT manifest_id, ecosystem, name, version, source_name, source_version, os, path, layer
+				FROM scan_packages WHERE manifest_id IN (`+placeholders(len(chunk))+`) ORDER BY manifest_id, rowid`,
 				anys(chunk), func(r *sql.Rows) error {
 					var id int64
-					var digest string
 					var p customs.Package
-					if err := r.Scan(&id, &digest, &p.Ecosystem, &p.Name, &p.Version, &p.SourceName, &p.SourceVersion, &p.OS, &p.Path, &p.Layer); err != nil {
+					if err := r.Scan(&id, &p.Ecosystem, &p.Name, &p.Version, &p.SourceName, &p.SourceVersion, &p.OS, &p.Path, &p.Layer); err != nil {
 						return err
 					}
 					inv := byID[id]
 					if inv == nil {
-						inv = &inventory{digest: digest}
-						byID[id] = inv
+						return nil // no manifest row: not an inventory
+					}
+					if inv.pkgs == nil {
 						batch = append(batch, inv)
 					}
 					inv.pkgs = append(inv.pkgs, p)
@@ -205,6 +219,7 @@ func (db *DB) Inventories(ctx context.Context, keys []customs.PackageKey, fn fun
 		if err != nil {
 			return fmt.Errorf("read inventories: %w", err)
 		}
+		slices.SortFunc(batch, func(a, b *inventory) int { return strings.Compare(a.digest, b.digest) })
 		for _, inv := range batch {
 			if err := fn(inv.digest, inv.pkgs); err != nil {
 				return err
@@ -223,28 +238,73 @@ func (db *DB) ReplaceFindings(ctx context.Context, findings map[string][]customs
 	}
 	slices.Sort(digests)
 	err := db.update(ctx, func(tx *Tx) error {
-		ids := make([]int64, 0, len(digests))
-		for _, d := range digests {
-			id, err := tx.imageManifestID(ctx, d)
-			if customs.ErrorCode(err) == customs.ENOTFOUND {
-				continue // gone since its inventory was read
-			} else if err != nil {
-				return err
-			}
-			if _, err := tx.exec(ctx, `DELETE FROM scan_findings WHERE manifest_id = ?`, id); err != nil {
-				return err
-			}
-			if err := tx.insertFindings(ctx, id, findings[d]); err != nil {
-				return err
-			}
-			ids = append(ids, id)
+		ids, err := tx.imageManifestIDs(ctx, digests)
+		if err != nil {
+			return err
 		}
-		return tx.summariseChildren(ctx, ids)
+		var rows [][]any
+		kept := make([]int64, 0, len(ids))
+		for i, d := range digests {
+			id := ids[i]
+			if id == 0 {
+				continue // gone since its inventory was read
+			}
+			if rows, err = appendFindingRows(rows, id, findings[d]); err != nil {
+				return err
+			}
+			kept = append(kept, id)
+		}
+		for chunk := range slices.Chunk(kept, 500) {
+			if _, err := tx.exec(ctx, `DELETE FROM scan_findings WHERE manifest_id IN (`+placeholders(len(chunk))+`)`, anys(chunk)...); err != nil {
+				return err
+			}
+		}
+		if err := tx.insertFindingRows(ctx, rows); err != nil {
+			return err
+		}
+		return tx.summariseChildren(ctx, kept)
 	})
 	if err != nil {
 		return fmt.Errorf("replace findings: %w", err)
 	}
 	return nil
+}
+
+// imageManifestIDs returns the row ids of the image manifests digests (in
+// order, sorted and distinct), 0 for one not stored; like imageManifestID,
+// it fails on the first (in digests' order) that is not an image.
+func (tx *Tx) imageManifestIDs(ctx context.Context, digests []string) ([]int64, error) {
+	type row struct {
+		id   int64
+		kind string
+	}
+	found := make(map[string]row, len(digests))
+	for chunk := range slices.Chunk(digests, 500) {
+		err := tx.each(ctx, `SELECT digest, id, kind FROM manifests WHERE digest IN (`+placeholders(len(chunk))+`)`, anys(chunk), func(r *sql.Rows) error {
+			var d string
+			var m row
+			if err := r.Scan(&d, &m.id, &m.kind); err != nil {
+				return err
+			}
+			found[d] = m
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	ids := make([]int64, len(digests))
+	for i, d := range digests {
+		m, ok := found[d]
+		switch {
+		case !ok:
+			continue
+		case customs.ManifestKind(m.kind) != customs.KindImage:
+			return nil, customs.Errorf(customs.EINVALID, "Manifest %s is a %s, not an image: only image manifests are scanned.", d, m.kind)
+		}
+		ids[i] = m.id
+	}
+	return ids, nil
 }
 
 // PutSignatureFile stores a malware signature file as imported, replacing

@@ -190,16 +190,31 @@ func analyzerStatuses(as []customs.AnalyzerStatus) []analyzerStatus {
 
 // insertFindings stores findings, one row per (advisory, package occurrence).
 func (tx *Tx) insertFindings(ctx context.Context, id int64, findings []customs.Finding) error {
-	rows := make([][]any, 0, len(findings))
+	rows, err := appendFindingRows(make([][]any, 0, len(findings)), id, findings)
+	if err != nil {
+		return err
+	}
+	return tx.insertFindingRows(ctx, rows)
+}
+
+// appendFindingRows appends the scan_findings rows of an image manifest's
+// findings to rows.
+func appendFindingRows(rows [][]any, id int64, findings []customs.Finding) ([][]any, error) {
 	for _, f := range findings {
 		aliases, err := json.Marshal(nonNil(f.Aliases))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		p := f.Package
 		rows = append(rows, []any{id, f.VulnID, string(aliases), f.Severity, f.RepairNecessity(), f.Summary, f.FixedVersion, f.URL,
 			p.Ecosystem, p.Name, p.Version, p.SourceName, p.SourceVersion, p.OS, p.Path, p.Layer})
 	}
+	return rows, nil
+}
+
+// insertFindingRows stores rows made by appendFindingRows; of rows with the
+// same key, the first is kept.
+func (tx *Tx) insertFindingRows(ctx context.Context, rows [][]any) error {
 	return tx.execValues(ctx, `INSERT INTO scan_findings (manifest_id, vul_id, aliases, severity, repair, summary, fixed_version, url,
 		ecosystem, name, version, source_name, source_version, os, path, layer)`,
 		`ON CONFLICT DO NOTHING`, rows, nil)
