@@ -500,6 +500,16 @@ func (tx *Tx) selected(ctx context.Context, scope customs.Scope, sel customs.Ima
 	return ids, err
 }
 
+// page counts the rows of query, then calls fn for those of one page in
+// order (a detail query's total and page, in one snapshot).
+func (tx *Tx) page(ctx context.Context, query string, args []any, order string, pageLimit, offset int, fn func(*sql.Rows) error) (int, error) {
+	var total int
+	if err := tx.queryRow(ctx, `SELECT count(*) FROM (`+query+`)`, args...).Scan(&total); err != nil {
+		return 0, err
+	}
+	return total, tx.each(ctx, `SELECT * FROM (`+query+`) ORDER BY `+order+` LIMIT ? OFFSET ?`, append(slices.Clip(args), limit(pageLimit), offset), fn)
+}
+
 // mostUrgent selects, over a group of findings rows (of one advisory and
 // package on several platforms, which may have been matched at different
 // times), the most urgent severity and repair necessity.
@@ -542,11 +552,8 @@ func (db *DB) FindVulnerabilities(ctx context.Context, scope customs.Scope, sel 
 			max(summary) AS summary, max(fixed_version) AS fixed_version, max(url) AS url, max(ecosystem) AS ecosystem,
 			max(source_name) AS source_name, max(source_version) AS source_version, max(os) AS os
 			FROM scan_findings WHERE ` + where + ` GROUP BY vul_id, name, version, path`
-		if err := tx.queryRow(ctx, `SELECT count(*) FROM (`+group+`)`, args...).Scan(&total); err != nil {
-			return err
-		}
-		return tx.each(ctx, `SELECT * FROM (`+group+`) ORDER BY CASE repair WHEN 'immediate_repair' THEN 0 WHEN 'delay_repair' THEN 1 ELSE 2 END,
-			vul_id, name, version, path LIMIT ? OFFSET ?`, append(args, limit(f.Limit), f.Offset), func(r *sql.Rows) error {
+		total, err = tx.page(ctx, group, args, `CASE repair WHEN 'immediate_repair' THEN 0 WHEN 'delay_repair' THEN 1 ELSE 2 END,
+			vul_id, name, version, path`, f.Limit, f.Offset, func(r *sql.Rows) error {
 			var x customs.Finding
 			var aliases, repair string
 			p := &x.Package
@@ -560,6 +567,7 @@ func (db *DB) FindVulnerabilities(ctx context.Context, scope customs.Scope, sel 
 			out = append(out, x)
 			return nil
 		})
+		return err
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("find vulnerabilities: %w", err)
@@ -597,10 +605,7 @@ func (db *DB) FindMalware(ctx context.Context, scope customs.Scope, sel customs.
 		// if deleted everywhere.
 		group := `SELECT path, min(layer) AS layer, sha256, max(signature) AS signature, max(size) AS size, min(deleted) AS deleted
 			FROM scan_malware WHERE ` + where + ` GROUP BY path, sha256`
-		if err := tx.queryRow(ctx, `SELECT count(*) FROM (`+group+`)`, args...).Scan(&total); err != nil {
-			return err
-		}
-		return tx.each(ctx, `SELECT * FROM (`+group+`) ORDER BY path, layer LIMIT ? OFFSET ?`, append(args, limit(f.Limit), f.Offset), func(r *sql.Rows) error {
+		total, err = tx.page(ctx, group, args, `path, layer`, f.Limit, f.Offset, func(r *sql.Rows) error {
 			var m customs.MaliciousFile
 			if err := r.Scan(&m.Path, &m.Layer, &m.SHA256, &m.Signature, &m.Size, &m.Deleted); err != nil {
 				return err
@@ -608,6 +613,7 @@ func (db *DB) FindMalware(ctx context.Context, scope customs.Scope, sel customs.
 			out = append(out, m)
 			return nil
 		})
+		return err
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("find malware: %w", err)
@@ -664,10 +670,7 @@ func (db *DB) FindBaselineChecks(ctx context.Context, scope customs.Scope, sel c
 			filtered += ` WHERE severity = ?`
 			args = append(args, severity)
 		}
-		if err := tx.queryRow(ctx, `SELECT count(*) FROM (`+filtered+`)`, args...).Scan(&total); err != nil {
-			return err
-		}
-		return tx.each(ctx, filtered+` ORDER BY failed DESC, check_name, check_type, standard LIMIT ? OFFSET ?`, append(args, limit(f.Limit), f.Offset), func(r *sql.Rows) error {
+		total, err = tx.page(ctx, filtered, args, `failed DESC, check_name, check_type, standard`, f.Limit, f.Offset, func(r *sql.Rows) error {
 			var c customs.BaselineCheck
 			if err := r.Scan(&c.CheckName, &c.CheckType, &c.Standard, &c.RuleNum, &c.FailedNum, &c.Severity); err != nil {
 				return err
@@ -675,6 +678,7 @@ func (db *DB) FindBaselineChecks(ctx context.Context, scope customs.Scope, sel c
 			out = append(out, c)
 			return nil
 		})
+		return err
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("find baseline checks: %w", err)
@@ -704,11 +708,8 @@ func (db *DB) FindBaselineResults(ctx context.Context, scope customs.Scope, sel 
 		case "failed":
 			group = `SELECT * FROM (` + group + `) WHERE NOT passed`
 		}
-		if err := tx.queryRow(ctx, `SELECT count(*) FROM (`+group+`)`, args...).Scan(&total); err != nil {
-			return err
-		}
 		rank := fmt.Sprintf(severityRank, "severity")
-		return tx.each(ctx, `SELECT * FROM (`+group+`) ORDER BY passed, `+rank+`, rule_id LIMIT ? OFFSET ?`, append(args, limit(f.Limit), f.Offset), func(r *sql.Rows) error {
+		total, err = tx.page(ctx, group, args, `passed, `+rank+`, rule_id`, f.Limit, f.Offset, func(r *sql.Rows) error {
 			var b customs.BaselineResult
 			if err := r.Scan(&b.RuleID, &b.RuleName, &b.CheckName, &b.CheckType, &b.Standard, &b.Severity, &b.Description, &b.Reference, &b.Audit, &b.Remediation,
 				&b.Passed, &b.CurrentValue, &b.SuggestValue); err != nil {
@@ -717,6 +718,7 @@ func (db *DB) FindBaselineResults(ctx context.Context, scope customs.Scope, sel 
 			out = append(out, b)
 			return nil
 		})
+		return err
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("find baseline results: %w", err)
